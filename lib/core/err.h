@@ -30,15 +30,15 @@ typedef enum err_code {
 } err_code;
 
 #define ERR_MESSAGE_MAX 1024
-#define ERR_FIELD_MAX 128
+#define ERR_FIELD_MAX   128
 
 typedef struct err {
     err_code code;
     char message[ERR_MESSAGE_MAX];
     /* Filled only for errors that came from a remote service (ERR_AWS, ERR_HTTP). */
-    int http_status;                  /* 0 when there was no HTTP answer */
-    char remote_code[ERR_FIELD_MAX];  /* e.g. "ThrottlingException"; "" if none */
-    char request_id[ERR_FIELD_MAX];   /* x-amz-request-id or equivalent; "" if none */
+    int http_status;                 /* 0 when there was no HTTP answer */
+    char remote_code[ERR_FIELD_MAX]; /* e.g. "ThrottlingException"; "" if none */
+    char request_id[ERR_FIELD_MAX];  /* x-amz-request-id or equivalent; "" if none */
 } err;
 
 /* Resets *e to ERR_OK with empty fields. NULL is accepted. */

@@ -9,7 +9,8 @@
 bool secure_random(void *buf, size_t n, err *e)
 {
     if (n > (size_t)__INT_MAX__)
-        return err_set(e, ERR_INVALID, "secure_random: %zu bytes is more than one call can give", n);
+        return err_set(e, ERR_INVALID, "secure_random: %zu bytes is more than one call can give",
+                       n);
     if (RAND_bytes(buf, (int)n) != 1)
         return err_set(e, ERR_INTERNAL, "RAND_bytes failed: %s",
                        ERR_error_string(ERR_get_error(), NULL));

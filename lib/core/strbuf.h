@@ -16,7 +16,10 @@ typedef struct strbuf {
     size_t cap; /* allocated bytes */
 } strbuf;
 
-#define STRBUF_INIT {NULL, 0, 0}
+#define STRBUF_INIT                                                                                \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
 
 void strbuf_init(strbuf *sb);
 /* Makes room for `extra` more bytes plus the NUL. Aborts on allocation failure. */

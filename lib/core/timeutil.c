@@ -134,7 +134,8 @@ bool timeutil_parse_http_date(const char *s, time_t *out, err *e)
     static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
     char wday[4], mon[4], zone[4];
     int day, year, hh, mm, ss;
-    if (sscanf(s, "%3s, %d %3s %d %d:%d:%d %3s", wday, &day, mon, &year, &hh, &mm, &ss, zone) != 8 ||
+    if (sscanf(s, "%3s, %d %3s %d %d:%d:%d %3s", wday, &day, mon, &year, &hh, &mm, &ss, zone) !=
+            8 ||
         strcmp(zone, "GMT") != 0)
         return err_set(e, ERR_PARSE, "invalid HTTP date '%s'", s);
     const char *m = strstr(months, mon);

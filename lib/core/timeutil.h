@@ -10,7 +10,7 @@
 #include <time.h>
 
 #define TIMEUTIL_ISO8601_LEN 21 /* "2015-08-30T12:36:00Z" + NUL */
-#define TIMEUTIL_AMZ_LEN 17     /* "20150830T123600Z" + NUL */
+#define TIMEUTIL_AMZ_LEN     17 /* "20150830T123600Z" + NUL */
 
 /* Wall clock, seconds / milliseconds since the Unix epoch (UTC). */
 time_t timeutil_now(void);

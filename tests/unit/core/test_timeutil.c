@@ -1,0 +1,79 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "core/timeutil.h"
+
+#include <string.h>
+
+static void test_format(void **state)
+{
+    (void)state;
+    char iso[TIMEUTIL_ISO8601_LEN], amz[TIMEUTIL_AMZ_LEN], log[25];
+    timeutil_format_iso8601(1440938160, iso);
+    timeutil_format_amz(1440938160, amz);
+    timeutil_format_log(1440938160123, log);
+    assert_string_equal(iso, "2015-08-30T12:36:00Z");
+    assert_string_equal(amz, "20150830T123600Z");
+    assert_string_equal(log, "2015-08-30T12:36:00.123Z");
+}
+
+static void test_parse_iso8601(void **state)
+{
+    (void)state;
+    time_t t;
+    err e;
+    assert_true(timeutil_parse_iso8601("2015-08-30T12:36:00Z", &t, &e));
+    assert_int_equal(t, 1440938160);
+    assert_true(timeutil_parse_iso8601("2015-08-30T12:36:00.512Z", &t, &e));
+    assert_int_equal(t, 1440938160);
+    assert_true(timeutil_parse_iso8601("2015-08-30T14:36:00+02:00", &t, &e));
+    assert_int_equal(t, 1440938160);
+    assert_true(timeutil_parse_iso8601("2015-08-30T07:36:00-0500", &t, &e));
+    assert_int_equal(t, 1440938160);
+    assert_true(timeutil_parse_iso8601("20150830T123600Z", &t, &e));
+    assert_int_equal(t, 1440938160);
+
+    assert_false(timeutil_parse_iso8601("2015-13-30T12:36:00Z", &t, &e));
+    assert_int_equal(e.code, ERR_PARSE);
+    assert_non_null(strstr(e.message, "'2015-13-30T12:36:00Z'"));
+    assert_false(timeutil_parse_iso8601("2015-08-30T12:36:00", &t, &e));
+    assert_non_null(strstr(e.message, "missing zone"));
+    assert_false(timeutil_parse_iso8601("yesterday", &t, &e));
+    assert_false(timeutil_parse_iso8601("2015-08-30T12:36:00Zjunk", &t, &e));
+}
+
+static void test_parse_http_date(void **state)
+{
+    (void)state;
+    time_t t;
+    err e;
+    assert_true(timeutil_parse_http_date("Sun, 30 Aug 2015 12:36:00 GMT", &t, &e));
+    assert_int_equal(t, 1440938160);
+    assert_false(timeutil_parse_http_date("Sun, 30 Foo 2015 12:36:00 GMT", &t, &e));
+    assert_non_null(strstr(e.message, "Foo"));
+    assert_false(timeutil_parse_http_date("Sun, 30 Aug 2015 12:36:00 PST", &t, &e));
+}
+
+static void test_clocks(void **state)
+{
+    (void)state;
+    uint64_t a = timeutil_mono_ns(), b = timeutil_mono_ns();
+    assert_true(b >= a);
+    assert_true(timeutil_now() > 1700000000);
+    int64_t ms = timeutil_now_ms();
+    assert_true(ms / 1000 - timeutil_now() <= 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_format),
+        cmocka_unit_test(test_parse_iso8601),
+        cmocka_unit_test(test_parse_http_date),
+        cmocka_unit_test(test_clocks),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
