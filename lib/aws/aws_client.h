@@ -29,10 +29,10 @@ typedef struct aws_request {
     const char *operation; /* for logs and errors, e.g. "DescribeInstances" */
     const char *region;    /* NULL: client's default */
     aws_protocol protocol;
-    const char *method;    /* "POST", "GET", ... */
-    const char *path;      /* URI-encoded path, "/" at least */
-    const char *query;     /* URI-encoded query without '?', or NULL */
-    http_headers headers;  /* protocol headers (Content-Type, X-Amz-Target, ...) */
+    const char *method;   /* "POST", "GET", ... */
+    const char *path;     /* URI-encoded path, "/" at least */
+    const char *query;    /* URI-encoded query without '?', or NULL */
+    http_headers headers; /* protocol headers (Content-Type, X-Amz-Target, ...) */
     strbuf body;
 } aws_request;
 
@@ -49,8 +49,8 @@ typedef struct aws_client aws_client;
  * AssumeRoleWithWebIdentity is called that way).
  * `base` may be NULL for a blocking-only client; with a base, asynchronous
  * calls run on it. Returns NULL and fills e on invalid options. */
-aws_client *aws_client_new(const aws_client_options *opts, credprov *creds,
-                           struct event_base *base, err *e);
+aws_client *aws_client_new(const aws_client_options *opts, credprov *creds, struct event_base *base,
+                           err *e);
 void aws_client_free(aws_client *c);
 
 /* Blocking call with retries. On HTTP success (2xx) fills *resp (caller frees
@@ -69,5 +69,12 @@ bool aws_client_call_async(aws_client *c, const aws_request *req, aws_done_fn do
 
 /* Seconds the server's clock is ahead of ours as learned from skew errors (0 until one). */
 long aws_client_clock_offset(const aws_client *c);
+
+/* Replaces the retry jitter source, a function returning [0, 1) (tests pin
+ * backoff with it). NULL restores the default random source. */
+void aws_client_set_retry_random(aws_client *c, double (*rnd)(void *arg), void *arg);
+
+/* Tokens left in the client's retry quota (500 when full; see retry.h). */
+int aws_client_retry_quota(const aws_client *c);
 
 #endif

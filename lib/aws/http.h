@@ -23,7 +23,10 @@ typedef struct http_headers {
     size_t cap;
 } http_headers;
 
-#define HTTP_HEADERS_INIT {NULL, 0, 0}
+#define HTTP_HEADERS_INIT                                                                          \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
 
 /* Appends a copy of name and value. */
 void http_headers_add(http_headers *h, const char *name, const char *value);
@@ -49,16 +52,19 @@ typedef struct http_response {
     strbuf body;
 } http_response;
 
-#define HTTP_RESPONSE_INIT {0, HTTP_HEADERS_INIT, STRBUF_INIT}
+#define HTTP_RESPONSE_INIT                                                                         \
+    {                                                                                              \
+        0, HTTP_HEADERS_INIT, STRBUF_INIT                                                          \
+    }
 
 void http_response_free(http_response *r);
 
 typedef struct http_options {
-    long connect_timeout_ms; /* 0: 3000 */
-    long timeout_ms;         /* whole request; 0: 30000 */
+    long connect_timeout_ms;   /* 0: 3000 */
+    long timeout_ms;           /* whole request; 0: 30000 */
     long max_host_connections; /* async only; 0: curl's default */
-    const char *ca_file;     /* NULL: system store. TLS verification is always on. */
-    const char *user_agent;  /* NULL: "escher/<version>" */
+    const char *ca_file;       /* NULL: system store. TLS verification is always on. */
+    const char *user_agent;    /* NULL: "escher/<version>" */
 } http_options;
 
 /* ---- blocking ---- */

@@ -42,8 +42,8 @@ bool sts_assume_role_parse(const char *body, size_t len, const char *source, aws
                            err *e);
 
 bool sts_assume_role_with_web_identity_request(const char *role_arn, const char *session_name,
-                                               const char *web_identity_token,
-                                               int duration_seconds, aws_request *req, err *e);
+                                               const char *web_identity_token, int duration_seconds,
+                                               aws_request *req, err *e);
 bool sts_assume_role_with_web_identity_parse(const char *body, size_t len, const char *source,
                                              aws_creds **out, err *e);
 

@@ -38,7 +38,8 @@ for n in "${names[@]}"; do
   out=$(bash "$script") || { echo "$out"; echo "run.sh: benchmark '$n' failed" >&2; status=1; continue; }
   echo "$out"
   last=$(printf '%s\n' "$out" | tail -n 1)
-  if ! [[ $last =~ ^$n:\ [0-9.]+\ [^ ]+\ \([0-9.]+x\ vs\ .+\)$ ]]; then
+  re='^'"$n"': [0-9.]+ [^ ]+ \([0-9.]+x vs .+\)$'
+  if ! [[ $last =~ $re ]]; then
     echo "run.sh: benchmark '$n' must end with '$n: <figure> <unit> (<ratio>x vs <peer>)', got: $last" >&2
     status=1
   fi

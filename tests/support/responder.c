@@ -3,15 +3,18 @@
 #include "core/xmalloc.h"
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/thread.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 struct responder {
     struct event_base *base;
@@ -24,13 +27,27 @@ struct responder {
     char url[64];
     responder_fn fn;
     void *arg;
+    struct pending *delayed; /* replies waiting on a timer; freed by responder_stop */
 };
 
 typedef struct pending {
     struct evhttp_request *req;
     responder_reply reply;
     struct event *timer;
+    responder *rs;
+    struct pending *prev, *next;
 } pending;
+
+static void pending_unlink(pending *p)
+{
+    if (p->prev)
+        p->prev->next = p->next;
+    else if (p->rs->delayed == p)
+        p->rs->delayed = p->next;
+    if (p->next)
+        p->next->prev = p->prev;
+    p->prev = p->next = NULL;
+}
 
 static const char *req_header(const responder_req *req, const char *name)
 {
@@ -40,9 +57,19 @@ static const char *req_header(const responder_req *req, const char *name)
 
 static void send_reply(pending *p)
 {
+    pending_unlink(p);
     if (p->reply.close_connection) {
         struct evhttp_connection *conn = evhttp_request_get_connection(p->req);
-        evhttp_send_reply(p->req, 444, "Closed", NULL); /* evhttp needs the request ended */
+        /* Shut the socket first so the client sees the connection end with no
+         * answer at all; evhttp still needs the request ended, and its write
+         * then fails (EPIPE, SIGPIPE ignored) and frees the connection. */
+        if (conn) {
+            struct bufferevent *bev = evhttp_connection_get_bufferevent(conn);
+            evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+            if (fd >= 0)
+                shutdown(fd, SHUT_RDWR);
+        }
+        evhttp_send_reply(p->req, 444, "Closed", NULL);
         if (conn)
             evhttp_connection_free_on_completion(conn);
     } else {
@@ -91,8 +118,8 @@ static void on_request(struct evhttp_request *r, void *arg)
     evbuffer_copyout(in, body, len);
     body[len] = '\0';
 
-    static const char *methods[] = {"GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE",
-                                    "CONNECT", "PATCH"};
+    static const char *methods[] = {"GET",     "POST",  "HEAD",    "PUT",  "DELETE",
+                                    "OPTIONS", "TRACE", "CONNECT", "PATCH"};
     enum evhttp_cmd_type cmd = evhttp_request_get_command(r);
     const char *method = "OTHER";
     for (unsigned i = 0; i < sizeof methods / sizeof methods[0]; i++)
@@ -106,11 +133,16 @@ static void on_request(struct evhttp_request *r, void *arg)
 
     pending *p = xcalloc(1, sizeof *p);
     p->req = r;
+    p->rs = rs;
     p->reply.status = 200;
     rs->fn(&req, &p->reply, n, rs->arg);
     free(body);
     if (p->reply.delay_ms > 0) {
         p->timer = evtimer_new(rs->base, on_delay, p);
+        p->next = rs->delayed;
+        if (rs->delayed)
+            rs->delayed->prev = p;
+        rs->delayed = p;
         struct timeval tv = {p->reply.delay_ms / 1000, (p->reply.delay_ms % 1000) * 1000};
         evtimer_add(p->timer, &tv);
     } else {
@@ -136,6 +168,9 @@ responder *responder_start(responder_fn fn, void *arg)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, (void (*)(void))evthread_use_pthreads);
+    /* A client that gives up (timeout tests) leaves evhttp writing to a
+     * closed socket; the default SIGPIPE would kill the test process. */
+    signal(SIGPIPE, SIG_IGN);
     responder *rs = xcalloc(1, sizeof *rs);
     rs->fn = fn;
     rs->arg = arg;
@@ -193,6 +228,15 @@ void responder_stop(responder *r)
     event_active(r->stop_ev, 0, 0);
     pthread_join(r->thread, NULL);
     event_free(r->stop_ev);
+    /* Replies still waiting on their delay: the requests themselves go with
+     * evhttp_free, our bookkeeping must go here. */
+    while (r->delayed) {
+        pending *p = r->delayed;
+        pending_unlink(p);
+        event_free(p->timer);
+        free(p->reply.body);
+        free(p);
+    }
     evhttp_free(r->http);
     event_base_free(r->base);
     pthread_mutex_destroy(&r->lock);

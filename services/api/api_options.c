@@ -1,0 +1,106 @@
+/* escher-api options. The API never calls AWS and holds no AWS credentials
+ * (anything that touches a customer account is a job), so there are no AWS
+ * options here on purpose. */
+#include "api_options.h"
+
+static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
+
+static const opts_def api_defs[] = {
+    {.name = "listen",
+     .env = "ESCHER_API_LISTEN",
+     .type = OPTS_STRING,
+     .def = "127.0.0.1",
+     .group = "HTTP",
+     .metavar = "ADDRESS",
+     .help = "IP address the HTTP/JSON API, /healthz and /metrics listen on. Use 0.0.0.0 or :: "
+             "to accept connections from other hosts."},
+    {.name = "port",
+     .env = "ESCHER_API_PORT",
+     .type = OPTS_INT,
+     .def = "8080",
+     .min = 1,
+     .max = 65535,
+     .group = "HTTP",
+     .help = "TCP port of the HTTP/JSON API."},
+    {.name = "max-body-bytes",
+     .env = "ESCHER_API_MAX_BODY_BYTES",
+     .type = OPTS_INT,
+     .def = "1048576",
+     .min = 1024,
+     .max = 67108864,
+     .group = "HTTP",
+     .help = "Largest request body accepted, in bytes; larger requests get 413 before the body "
+             "is read."},
+    {.name = "request-timeout",
+     .env = "ESCHER_API_REQUEST_TIMEOUT",
+     .type = OPTS_DURATION,
+     .def = "30s",
+     .min = 1000,
+     .max = 600000,
+     .group = "HTTP",
+     .help = "Time allowed to receive a request and send its answer; slower clients are "
+             "disconnected."},
+    {.name = "max-connections",
+     .env = "ESCHER_API_MAX_CONNECTIONS",
+     .type = OPTS_INT,
+     .def = "1024",
+     .min = 1,
+     .max = 65536,
+     .group = "HTTP",
+     .help = "Open client connections allowed at once; further connections wait in the listen "
+             "backlog."},
+    {.name = "database-url",
+     .env = "ESCHER_API_DATABASE_URL",
+     .type = OPTS_URL,
+     .def = "postgresql:///escher",
+     .group = "Storage",
+     .help = "PostgreSQL connection URI (libpq syntax), the source of truth for tenants, jobs, "
+             "schedules, findings, costs and audit. A password in it is never printed; prefer "
+             "PGPASSFILE or the environment to writing it here."},
+    {.name = "database-pool-size",
+     .env = "ESCHER_API_DATABASE_POOL_SIZE",
+     .type = OPTS_INT,
+     .def = "8",
+     .min = 1,
+     .max = 256,
+     .group = "Storage",
+     .help = "PostgreSQL connections kept open for request handling."},
+    {.name = "redis-url",
+     .env = "ESCHER_API_REDIS_URL",
+     .type = OPTS_URL,
+     .def = "redis://127.0.0.1:6379/0",
+     .group = "Storage",
+     .help = "Redis URI for live event fan-out to clients and short caches. Losing Redis "
+             "degrades the API (no live events), it never loses data."},
+    {.name = "shutdown-grace",
+     .env = "ESCHER_API_SHUTDOWN_GRACE",
+     .type = OPTS_DURATION,
+     .def = "10s",
+     .min = 0,
+     .max = 600000,
+     .group = "Process",
+     .help = "On SIGTERM, time given to requests in progress to finish before connections are "
+             "closed."},
+    {.name = "log-level",
+     .env = "ESCHER_API_LOG_LEVEL",
+     .type = OPTS_ENUM,
+     .def = "info",
+     .choices = log_levels,
+     .group = "Process",
+     .help = "Least severe log lines written to stderr (JSON, one object per line)."},
+};
+
+static const opts_program api_program = {
+    .name = "escher-api",
+    .version = ESCHER_VERSION,
+    .summary = "Escher's HTTP/JSON API server: tenants, accounts, schedules, playbooks, "
+               "approvals, reports, findings, costs, chat and audit, with /healthz and /metrics.",
+    .config_env = "ESCHER_API_CONFIG",
+    .defs = api_defs,
+    .ndefs = sizeof api_defs / sizeof api_defs[0],
+};
+
+const opts_program *api_options(void)
+{
+    return &api_program;
+}

@@ -1,0 +1,115 @@
+/* escher (the client) options. Immediate operations use the user's local AWS
+ * credentials, which never leave this machine: `profile` only names which
+ * local profile to use, and no AWS credential is ever an option. The AWS
+ * group maps one to one onto aws_client_options (lib/aws/aws_client.h). */
+#include "client_options.h"
+
+static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
+static const char *const outputs[] = {"text", "json", NULL};
+
+static const opts_def client_defs[] = {
+    {.name = "server-url",
+     .env = "ESCHER_SERVER_URL",
+     .type = OPTS_URL,
+     .def = "http://127.0.0.1:8080",
+     .group = "Server",
+     .help = "Base URL of escher-api, for schedules, playbooks, approvals, reports and "
+             "everything else the server keeps."},
+    {.name = "api-token",
+     .env = "ESCHER_API_TOKEN",
+     .type = OPTS_SECRET,
+     .group = "Server",
+     .metavar = "TOKEN",
+     .help = "Token that authenticates this user to escher-api."},
+    {.name = "profile",
+     .env = "ESCHER_PROFILE",
+     .type = OPTS_STRING,
+     .group = "AWS",
+     .metavar = "NAME",
+     .help = "Profile in ~/.aws/config and ~/.aws/credentials for immediate operations "
+             "(role_arn and source_profile are followed). Unset: AWS_PROFILE, else the default "
+             "credential chain."},
+    {.name = "region",
+     .env = "ESCHER_REGION",
+     .type = OPTS_STRING,
+     .check = opts_check_region,
+     .group = "AWS",
+     .metavar = "REGION",
+     .help = "Region for immediate operations that name none. Unset: AWS_REGION, the profile's "
+             "region, else us-east-1."},
+    {.name = "endpoint-url",
+     .env = "ESCHER_ENDPOINT_URL",
+     .type = OPTS_URL,
+     .group = "AWS",
+     .help = "Send every AWS request to this URL instead of the AWS endpoints, e.g. "
+             "http://127.0.0.1:8900 for escher-sandbox. Overrides AWS_ENDPOINT_URL."},
+    {.name = "connect-timeout",
+     .env = "ESCHER_CONNECT_TIMEOUT",
+     .type = OPTS_DURATION,
+     .def = "3s",
+     .min = 100,
+     .max = 120000,
+     .group = "AWS",
+     .help = "Time allowed to connect to an AWS endpoint or escher-api, TLS included."},
+    {.name = "timeout",
+     .env = "ESCHER_TIMEOUT",
+     .type = OPTS_DURATION,
+     .def = "30s",
+     .min = 1000,
+     .max = 900000,
+     .group = "AWS",
+     .help = "Time allowed for one attempt of a request, from connect to the last byte."},
+    {.name = "max-attempts",
+     .env = "ESCHER_MAX_ATTEMPTS",
+     .type = OPTS_INT,
+     .def = "0",
+     .min = 0,
+     .max = 10,
+     .group = "AWS",
+     .help = "Attempts per AWS request, first try included, with jittered backoff between them. "
+             "0: AWS_MAX_ATTEMPTS if set, else 3."},
+    {.name = "ca-file",
+     .env = "ESCHER_CA_FILE",
+     .type = OPTS_STRING,
+     .group = "AWS",
+     .metavar = "FILE",
+     .help = "PEM file of certificate authorities trusted for AWS endpoints and escher-api. "
+             "Unset: the system store."},
+    {.name = "data-dir",
+     .env = "ESCHER_DATA_DIR",
+     .type = OPTS_STRING,
+     .group = "Local state",
+     .metavar = "DIR",
+     .help = "Directory for the local SQLite state (chat history, estate cache), which never "
+             "leaves this machine. Unset: $XDG_STATE_HOME/escher, else ~/.local/state/escher."},
+    {.name = "output",
+     .env = "ESCHER_OUTPUT",
+     .type = OPTS_ENUM,
+     .def = "text",
+     .choices = outputs,
+     .group = "Display",
+     .help = "Format of command results: text for people, json for scripts."},
+    {.name = "log-level",
+     .env = "ESCHER_LOG_LEVEL",
+     .type = OPTS_ENUM,
+     .def = "warn",
+     .choices = log_levels,
+     .group = "Display",
+     .help = "Least severe diagnostic lines written to stderr (JSON, one object per line)."},
+};
+
+static const opts_program client_program = {
+    .name = "escher",
+    .version = ESCHER_VERSION,
+    .summary = "Escher's client: a chat REPL and commands to run AWS operations now with your "
+               "local credentials and to use everything escher-api offers.",
+    .config_env = "ESCHER_CONFIG",
+    .args_usage = "[COMMAND [ARGS...]]",
+    .defs = client_defs,
+    .ndefs = sizeof client_defs / sizeof client_defs[0],
+};
+
+const opts_program *client_options(void)
+{
+    return &client_program;
+}

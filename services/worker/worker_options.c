@@ -1,0 +1,134 @@
+/* escher-worker options. The AWS group maps one to one onto
+ * aws_client_options (lib/aws/aws_client.h); the server's own identity comes
+ * from the standard credential chain, so no credential is an option. */
+#include "worker_options.h"
+
+static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
+
+static const opts_def worker_defs[] = {
+    {.name = "database-url",
+     .env = "ESCHER_WORKER_DATABASE_URL",
+     .type = OPTS_URL,
+     .def = "postgresql:///escher",
+     .group = "Storage",
+     .help = "PostgreSQL connection URI (libpq syntax) holding the job queue and job steps. A "
+             "password in it is never printed; prefer PGPASSFILE or the environment to writing "
+             "it here."},
+    {.name = "redis-url",
+     .env = "ESCHER_WORKER_REDIS_URL",
+     .type = OPTS_URL,
+     .def = "redis://127.0.0.1:6379/0",
+     .group = "Storage",
+     .help = "Redis URI for the per account and region AWS rate-limit buckets shared by all "
+             "workers. Without Redis each worker limits itself alone."},
+    {.name = "concurrency",
+     .env = "ESCHER_WORKER_CONCURRENCY",
+     .type = OPTS_INT,
+     .def = "8",
+     .min = 1,
+     .max = 1024,
+     .group = "Jobs",
+     .help = "Jobs this worker runs at once."},
+    {.name = "max-requests-in-flight",
+     .env = "ESCHER_WORKER_MAX_REQUESTS_IN_FLIGHT",
+     .type = OPTS_INT,
+     .def = "64",
+     .min = 1,
+     .max = 4096,
+     .group = "Jobs",
+     .help = "AWS requests in flight at once across all jobs of this worker."},
+    {.name = "lease",
+     .env = "ESCHER_WORKER_LEASE",
+     .type = OPTS_DURATION,
+     .def = "1m",
+     .min = 10000,
+     .max = 3600000,
+     .group = "Jobs",
+     .help = "How long a leased job stays ours without a heartbeat; a worker that dies loses "
+             "its jobs to others after this long."},
+    {.name = "poll-interval",
+     .env = "ESCHER_WORKER_POLL_INTERVAL",
+     .type = OPTS_DURATION,
+     .def = "2s",
+     .min = 100,
+     .max = 60000,
+     .group = "Jobs",
+     .help = "How often the queue is polled for jobs when no notification arrives."},
+    {.name = "role-session-duration",
+     .env = "ESCHER_WORKER_ROLE_SESSION_DURATION",
+     .type = OPTS_DURATION,
+     .def = "15m",
+     .min = 900000,
+     .max = 43200000,
+     .group = "AWS",
+     .help = "DurationSeconds asked for when assuming a customer's role for a job that does not "
+             "need longer; the credentials live only in this worker's memory."},
+    {.name = "region",
+     .env = "ESCHER_WORKER_REGION",
+     .type = OPTS_STRING,
+     .check = opts_check_region,
+     .group = "AWS",
+     .metavar = "REGION",
+     .help = "Region for AWS calls that name none, such as STS. Unset: us-east-1."},
+    {.name = "endpoint-url",
+     .env = "ESCHER_WORKER_ENDPOINT_URL",
+     .type = OPTS_URL,
+     .group = "AWS",
+     .help = "Send every AWS request to this URL instead of the AWS endpoints, e.g. "
+             "http://127.0.0.1:8900 for escher-sandbox. Overrides AWS_ENDPOINT_URL."},
+    {.name = "connect-timeout",
+     .env = "ESCHER_WORKER_CONNECT_TIMEOUT",
+     .type = OPTS_DURATION,
+     .def = "3s",
+     .min = 100,
+     .max = 120000,
+     .group = "AWS",
+     .help = "Time allowed to connect to an AWS endpoint, TLS included."},
+    {.name = "timeout",
+     .env = "ESCHER_WORKER_TIMEOUT",
+     .type = OPTS_DURATION,
+     .def = "30s",
+     .min = 1000,
+     .max = 900000,
+     .group = "AWS",
+     .help = "Time allowed for one attempt of an AWS request, from connect to the last byte."},
+    {.name = "max-attempts",
+     .env = "ESCHER_WORKER_MAX_ATTEMPTS",
+     .type = OPTS_INT,
+     .def = "0",
+     .min = 0,
+     .max = 10,
+     .group = "AWS",
+     .help = "Attempts per AWS request, first try included, with jittered backoff between them. "
+             "0: AWS_MAX_ATTEMPTS if set, else 3."},
+    {.name = "ca-file",
+     .env = "ESCHER_WORKER_CA_FILE",
+     .type = OPTS_STRING,
+     .group = "AWS",
+     .metavar = "FILE",
+     .help = "PEM file of certificate authorities trusted for AWS endpoints. Unset: the system "
+             "store."},
+    {.name = "log-level",
+     .env = "ESCHER_WORKER_LOG_LEVEL",
+     .type = OPTS_ENUM,
+     .def = "info",
+     .choices = log_levels,
+     .group = "Process",
+     .help = "Least severe log lines written to stderr (JSON, one object per line)."},
+};
+
+static const opts_program worker_program = {
+    .name = "escher-worker",
+    .version = ESCHER_VERSION,
+    .summary = "Escher's worker: leases jobs, assumes the customer's role with a session policy "
+               "scoped to the job, calls AWS with many requests in flight, records every step "
+               "and retries safely.",
+    .config_env = "ESCHER_WORKER_CONFIG",
+    .defs = worker_defs,
+    .ndefs = sizeof worker_defs / sizeof worker_defs[0],
+};
+
+const opts_program *worker_options(void)
+{
+    return &worker_program;
+}
