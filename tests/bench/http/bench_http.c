@@ -3,9 +3,16 @@
  * compared with the same requests through the blocking client one after the
  * other (the peer: what a caller without http_async would get).
  *
+ * Two rounds. With no server latency the figure is pure client+server CPU
+ * cost on loopback, where sequential calls are nearly as fast, so it shows
+ * overhead, not concurrency. With a simulated 5 ms answer latency (less than
+ * a real in-region AWS round trip) it shows what a worker gets from keeping
+ * many requests in flight; the headline is that round, with its bound
+ * (256 in flight / 5 ms) printed beside it.
+ *
  *   bench_http [requests]     default 20000
  *
- * Ends with "http: <req/s> req/s (<ratio>x vs blocking client, sequential)". */
+ * Ends with "http: <req/s> req/s (<ratio>x vs blocking client, sequential, 5 ms latency)". */
 #include "aws/http.h"
 #include "core/timeutil.h"
 #include "core/xmalloc.h"
@@ -23,7 +30,8 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 
-#define WINDOW 256
+#define WINDOW     256
+#define LATENCY_MS 5
 
 /* ---- server ---- */
 
@@ -33,11 +41,11 @@ typedef struct server {
     struct event *stop;
     pthread_t thread;
     int port;
+    volatile int latency_ms; /* set between rounds, while no request is in flight */
 } server;
 
-static void on_request(struct evhttp_request *r, void *arg)
+static void reply(struct evhttp_request *r)
 {
-    (void)arg;
     struct evbuffer *b = evbuffer_new();
     /* a body the size of a small AWS answer */
     evbuffer_add_printf(b, "<GetCallerIdentityResponse><Account>123456789012</Account>"
@@ -46,6 +54,35 @@ static void on_request(struct evhttp_request *r, void *arg)
     evhttp_add_header(evhttp_request_get_output_headers(r), "Content-Type", "text/xml");
     evhttp_send_reply(r, 200, "OK", b);
     evbuffer_free(b);
+}
+
+typedef struct delayed {
+    struct evhttp_request *req;
+    struct event *timer;
+} delayed;
+
+static void on_delay(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    delayed *d = arg;
+    reply(d->req);
+    event_free(d->timer);
+    free(d);
+}
+
+static void on_request(struct evhttp_request *r, void *arg)
+{
+    server *s = arg;
+    if (s->latency_ms == 0) {
+        reply(r);
+        return;
+    }
+    delayed *d = xmalloc(sizeof *d);
+    d->req = r;
+    d->timer = evtimer_new(s->base, on_delay, d);
+    struct timeval tv = {0, s->latency_ms * 1000};
+    evtimer_add(d->timer, &tv);
 }
 
 static void on_stop(evutil_socket_t fd, short what, void *arg)
@@ -68,7 +105,8 @@ static void server_start(server *s)
     signal(SIGPIPE, SIG_IGN);
     s->base = event_base_new();
     s->http = evhttp_new(s->base);
-    evhttp_set_gencb(s->http, on_request, NULL);
+    s->latency_ms = 0;
+    evhttp_set_gencb(s->http, on_request, s);
     struct evhttp_bound_socket *h = evhttp_bind_socket_with_handle(s->http, "127.0.0.1", 0);
     if (h == NULL) {
         fprintf(stderr, "bench_http: cannot bind 127.0.0.1\n");
@@ -188,14 +226,24 @@ int main(int argc, char **argv)
     long nb = n / 4 > 2000 ? n / 4 : 2000;
     double blocking_rps = blocking_run(url, nb);
 
+    s.latency_ms = LATENCY_MS;
+    double async_lat_rps = async_run(url, n);
+    long nbl = 200; /* at 5 ms each, one second of sequential calls */
+    double blocking_lat_rps = blocking_run(url, nbl);
+    double bound = WINDOW * 1000.0 / LATENCY_MS;
+
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    printf("requests: %ld async (%d in flight), %ld blocking sequential\n", n, WINDOW, nb);
-    printf("async:    %.0f req/s\n", async_rps);
-    printf("blocking: %.0f req/s\n", blocking_rps);
+    printf("no latency:  %ld async (%d in flight): %.0f req/s; %ld blocking sequential: %.0f req/s "
+           "(%.2fx)\n",
+           n, WINDOW, async_rps, nb, blocking_rps, async_rps / blocking_rps);
+    printf("%d ms latency: %ld async (%d in flight): %.0f req/s (%.0f%% of the %.0f req/s bound); "
+           "%ld blocking sequential: %.0f req/s\n",
+           LATENCY_MS, n, WINDOW, async_lat_rps, 100.0 * async_lat_rps / bound, bound, nbl,
+           blocking_lat_rps);
     printf("peak RSS: %ld KiB (client and server threads together)\n", ru.ru_maxrss);
-    printf("http: %.0f req/s (%.2fx vs blocking client, sequential)\n", async_rps,
-           async_rps / blocking_rps);
+    printf("http: %.0f req/s (%.1fx vs blocking client, sequential, %d ms latency)\n",
+           async_lat_rps, async_lat_rps / blocking_lat_rps, LATENCY_MS);
     free(url);
     server_stop(&s);
     return 0;
