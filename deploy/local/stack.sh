@@ -12,7 +12,7 @@ LOCAL=$ROOT/.escher-local
 . "$ROOT/deploy/local/lib.sh"
 
 usage() {
-  sed -n '2,7p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,6p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 case "${1:-}" in

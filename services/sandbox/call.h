@@ -1,0 +1,141 @@
+/* One request being served by the sandbox, and the contract between the
+ * edge server and the service handlers.
+ *
+ * The server (server.c) verifies the signature, finds the principal, routes
+ * to a service and action from the tables below, applies faults, checks the
+ * caller's policies, then runs the handler with a call. The handler reads
+ * parameters, changes the world, and writes its answer with the reply
+ * helpers; on failure it calls call_error and returns false. The server
+ * renders errors in the protocol's shape (query <ErrorResponse>, EC2
+ * <Response><Errors>, JSON __type, REST-XML <Error>) and logs the call.
+ *
+ * Services are data: each svc_<name>.c defines one sbx_service with its
+ * action table, listed once in services.c. */
+#ifndef ESCHER_SANDBOX_CALL_H
+#define ESCHER_SANDBOX_CALL_H
+
+#include "aws/awserror.h"
+#include "core/strbuf.h"
+#include "world.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+
+typedef struct sbx_call sbx_call;
+
+/* Throttling buckets and the call log group actions by class. */
+typedef enum sbx_api_class {
+    SBX_DESCRIBE, /* read-only: EC2's 100 burst / 20 per second */
+    SBX_MUTATE,   /* changes state: 50 burst / 5 per second */
+} sbx_api_class;
+
+typedef bool (*sbx_handler)(sbx_call *c);
+
+typedef struct sbx_action {
+    const char *name;       /* wire operation name, "DescribeInstances" */
+    sbx_api_class cls;
+    sbx_handler fn;
+    /* false: the server authorizes "<prefix>:<name>" on Resource "*" before
+     * the handler runs. true: the handler calls call_authorize for each
+     * resource it touches (resource-level permissions). */
+    bool per_resource;
+    /* REST-XML only: HTTP method and the query marker that selects this
+     * action on a bucket ("location", "publicAccessBlock", ...; NULL: none). */
+    const char *rest_method;
+    const char *rest_marker;
+    bool rest_bucket;       /* REST-XML: the path names a bucket ("/b") vs the service ("/") */
+} sbx_action;
+
+typedef struct sbx_service {
+    const char *signing_name;   /* SigV4 scope service: "ec2", "sts", "s3", "ce", "monitoring" */
+    const char *iam_prefix;     /* IAM action prefix: "ec2", "cloudwatch", "ce" */
+    aws_protocol protocol;
+    const char *xml_namespace;  /* query/ec2/rest-xml answers' xmlns */
+    const char *json_target;    /* JSON: X-Amz-Target prefix, "AWSOrganizationsV20161128" */
+    bool global;                /* IAM, Organizations, CE: one endpoint, us-east-1 */
+    const sbx_action *actions;
+    size_t nactions;
+} sbx_service;
+
+/* The table of every service (services.c). */
+extern const sbx_service *const sbx_services[];
+extern const size_t sbx_nservices;
+
+/* ---- what the handler reads ---- */
+
+world *call_world(const sbx_call *c);
+const sbx_service *call_service(const sbx_call *c);
+const sbx_action *call_action(const sbx_call *c);
+const char *call_region(const sbx_call *c);     /* from the credential scope */
+const sbx_principal *call_principal(const sbx_call *c);
+sbx_account *call_account(const sbx_call *c);   /* the caller's account */
+/* The caller's account's state in the request's region (settled to now);
+ * NULL when the world does not simulate that region (handlers answer empty). */
+sbx_region *call_region_state(const sbx_call *c);
+time_t call_now(const sbx_call *c);             /* sandbox clock */
+const char *call_request_id(const sbx_call *c);
+
+/* Query/EC2 parameters (decoded form body or query string). NULL if absent. */
+const char *call_param(const sbx_call *c, const char *name);
+/* Values of a flattened list: "InstanceId" gives InstanceId.1, .2, ... (EC2)
+ * and "Names" gives Names.member.1, ... (query). *n receives the count; the
+ * array and strings are owned by the call. */
+const char *const *call_param_list(sbx_call *c, const char *name, size_t *n);
+/* EC2 filters Filter.N.Name / Filter.N.Value.M: the values of filter `name`,
+ * NULL when that filter is absent. */
+const char *const *call_filter(sbx_call *c, const char *name, size_t *n);
+/* Names of all filters given, to reject unknown ones. */
+const char *const *call_filter_names(sbx_call *c, size_t *n);
+
+/* JSON protocols: the parsed request body (an object; borrowed). */
+json_t *call_json(const sbx_call *c);
+
+/* REST-XML: bucket from the path ("" for service-level), raw path, method. */
+const char *call_bucket(const sbx_call *c);
+const char *call_method(const sbx_call *c);
+
+/* Checks the caller may do this call's action on `resource` (an ARN), with
+ * identity and session policies; on denial sets the protocol's AccessDenied
+ * / UnauthorizedOperation error and returns false. */
+bool call_authorize(sbx_call *c, const char *resource);
+
+/* ---- what the handler writes ---- */
+
+/* Sets an error answer and returns false: status, AWS code, message. */
+bool call_error(sbx_call *c, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* XML answers. For query and EC2 the server writes the envelope
+ * (<ActionResponse xmlns=...>, <ActionResult> for query, <requestId> for EC2,
+ * <ResponseMetadata> for query); the handler writes the result's inside.
+ * For REST-XML the handler writes the whole document after the declaration. */
+void call_xml_open(sbx_call *c, const char *name);
+void call_xml_close(sbx_call *c, const char *name);
+/* <name>escaped text</name>; NULL text writes nothing. */
+void call_xml_text(sbx_call *c, const char *name, const char *text);
+void call_xml_int(sbx_call *c, const char *name, long long v);
+void call_xml_bool(sbx_call *c, const char *name, bool v);
+void call_xml_double(sbx_call *c, const char *name, double v);
+/* ISO 8601 UTC with milliseconds as AWS writes it: 2024-05-01T12:00:00.000Z */
+void call_xml_time(sbx_call *c, const char *name, time_t t);
+/* EC2-style tagSet/item list, or query-style Tags/member: name is the list element. */
+void call_xml_tags(sbx_call *c, const char *list_name, const char *item_name,
+                   const sbx_tags *tags);
+
+/* JSON answers: takes the reference to `body` (an object). */
+void call_json_reply(sbx_call *c, json_t *body);
+
+/* Extra answer header (REST-XML, e.g. x-amz-bucket-region). */
+void call_header(sbx_call *c, const char *name, const char *value);
+
+/* Records a note in the call log entry (e.g. "stopped 3 instances"). */
+void call_note(sbx_call *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Paging over handler-made token strings: opaque tokens the sandbox issues
+ * and checks (a bad token answers InvalidParameterValue / InvalidNextToken
+ * in the protocol's way). Encodes an offset with a hash of the filter so a
+ * token reused with other filters is refused. */
+char *call_page_token(sbx_call *c, size_t offset);
+bool call_page_offset(sbx_call *c, const char *token, size_t *offset);
+
+#endif
