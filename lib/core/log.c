@@ -39,19 +39,21 @@ struct logger {
     size_t nctx;
 };
 
-static const char *const level_names[] = {"debug", "info", "warn", "error"};
+const char *const log_level_names[] = {"debug", "info", "warn", "error", NULL};
+/* Entries before the NULL terminator. */
+#define NLEVELS (sizeof log_level_names / sizeof log_level_names[0] - 1)
 
 const char *log_level_name(log_level level)
 {
-    if ((int)level < 0 || (size_t)level >= sizeof level_names / sizeof level_names[0])
+    if ((int)level < 0 || (size_t)level >= NLEVELS)
         return "unknown";
-    return level_names[level];
+    return log_level_names[level];
 }
 
 bool log_level_parse(const char *s, log_level *out, err *e)
 {
-    for (size_t i = 0; i < sizeof level_names / sizeof level_names[0]; i++) {
-        if (strcasecmp(s, level_names[i]) == 0) {
+    for (size_t i = 0; i < NLEVELS; i++) {
+        if (strcasecmp(s, log_level_names[i]) == 0) {
             *out = (log_level)i;
             return true;
         }

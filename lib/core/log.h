@@ -97,6 +97,10 @@ void log_emit(const logger *l, log_level level, const char *msg, const log_field
 #define log_warn(l, msg, ...)  log_emit((l), LOG_LEVEL_WARN, (msg), LOG__FIELDS(__VA_ARGS__))
 #define log_error(l, msg, ...) log_emit((l), LOG_LEVEL_ERROR, (msg), LOG__FIELDS(__VA_ARGS__))
 
+/* The level names in order, NULL-terminated: the choices of every program's
+ * log-level option. */
+extern const char *const log_level_names[];
+
 /* Stable lower-case level name ("debug", "info", "warn", "error"). Never NULL. */
 const char *log_level_name(log_level level);
 

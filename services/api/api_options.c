@@ -3,7 +3,7 @@
  * options here on purpose. */
 #include "api_options.h"
 
-static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
+#include "core/log.h"
 
 static const opts_def api_defs[] = {
     {.name = "listen",
@@ -85,7 +85,7 @@ static const opts_def api_defs[] = {
      .env = "ESCHER_API_LOG_LEVEL",
      .type = OPTS_ENUM,
      .def = "info",
-     .choices = log_levels,
+     .choices = log_level_names,
      .group = "Process",
      .help = "Least severe log lines written to stderr (JSON, one object per line)."},
 };

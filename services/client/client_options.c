@@ -4,7 +4,9 @@
  * group maps one to one onto aws_client_options (lib/aws/aws_client.h). */
 #include "client_options.h"
 
-static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
+#include "aws/aws_opts.h"
+#include "core/log.h"
+
 static const char *const outputs[] = {"text", "json", NULL};
 
 static const opts_def client_defs[] = {
@@ -37,44 +39,7 @@ static const opts_def client_defs[] = {
      .metavar = "REGION",
      .help = "Region for immediate operations that name none. Unset: AWS_REGION, the profile's "
              "region, else us-east-1."},
-    {.name = "endpoint-url",
-     .env = "ESCHER_ENDPOINT_URL",
-     .type = OPTS_URL,
-     .group = "AWS",
-     .help = "Send every AWS request to this URL instead of the AWS endpoints, e.g. "
-             "http://127.0.0.1:8900 for escher-sandbox. Overrides AWS_ENDPOINT_URL."},
-    {.name = "connect-timeout",
-     .env = "ESCHER_CONNECT_TIMEOUT",
-     .type = OPTS_DURATION,
-     .def = "3s",
-     .min = 100,
-     .max = 120000,
-     .group = "AWS",
-     .help = "Time allowed to connect to an AWS endpoint or escher-api, TLS included."},
-    {.name = "timeout",
-     .env = "ESCHER_TIMEOUT",
-     .type = OPTS_DURATION,
-     .def = "30s",
-     .min = 1000,
-     .max = 900000,
-     .group = "AWS",
-     .help = "Time allowed for one attempt of a request, from connect to the last byte."},
-    {.name = "max-attempts",
-     .env = "ESCHER_MAX_ATTEMPTS",
-     .type = OPTS_INT,
-     .def = "0",
-     .min = 0,
-     .max = 10,
-     .group = "AWS",
-     .help = "Attempts per AWS request, first try included, with jittered backoff between them. "
-             "0: AWS_MAX_ATTEMPTS if set, else 3."},
-    {.name = "ca-file",
-     .env = "ESCHER_CA_FILE",
-     .type = OPTS_STRING,
-     .group = "AWS",
-     .metavar = "FILE",
-     .help = "PEM file of certificate authorities trusted for AWS endpoints and escher-api. "
-             "Unset: the system store."},
+    AWS_OPTS_DEFS("ESCHER_"),
     {.name = "data-dir",
      .env = "ESCHER_DATA_DIR",
      .type = OPTS_STRING,
@@ -93,7 +58,7 @@ static const opts_def client_defs[] = {
      .env = "ESCHER_LOG_LEVEL",
      .type = OPTS_ENUM,
      .def = "warn",
-     .choices = log_levels,
+     .choices = log_level_names,
      .group = "Display",
      .help = "Least severe diagnostic lines written to stderr (JSON, one object per line)."},
 };

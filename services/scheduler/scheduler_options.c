@@ -2,7 +2,7 @@
  * into job rows in PostgreSQL; it never calls AWS and needs no Redis. */
 #include "scheduler_options.h"
 
-static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
+#include "core/log.h"
 
 static const opts_def scheduler_defs[] = {
     {.name = "database-url",
@@ -52,7 +52,7 @@ static const opts_def scheduler_defs[] = {
      .env = "ESCHER_SCHEDULER_LOG_LEVEL",
      .type = OPTS_ENUM,
      .def = "info",
-     .choices = log_levels,
+     .choices = log_level_names,
      .group = "Process",
      .help = "Least severe log lines written to stderr (JSON, one object per line)."},
 };

@@ -3,7 +3,8 @@
  * from the standard credential chain, so no credential is an option. */
 #include "worker_options.h"
 
-static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
+#include "aws/aws_opts.h"
+#include "core/log.h"
 
 static const opts_def worker_defs[] = {
     {.name = "database-url",
@@ -70,49 +71,12 @@ static const opts_def worker_defs[] = {
      .group = "AWS",
      .metavar = "REGION",
      .help = "Region for AWS calls that name none, such as STS. Unset: us-east-1."},
-    {.name = "endpoint-url",
-     .env = "ESCHER_WORKER_ENDPOINT_URL",
-     .type = OPTS_URL,
-     .group = "AWS",
-     .help = "Send every AWS request to this URL instead of the AWS endpoints, e.g. "
-             "http://127.0.0.1:8900 for escher-sandbox. Overrides AWS_ENDPOINT_URL."},
-    {.name = "connect-timeout",
-     .env = "ESCHER_WORKER_CONNECT_TIMEOUT",
-     .type = OPTS_DURATION,
-     .def = "3s",
-     .min = 100,
-     .max = 120000,
-     .group = "AWS",
-     .help = "Time allowed to connect to an AWS endpoint, TLS included."},
-    {.name = "timeout",
-     .env = "ESCHER_WORKER_TIMEOUT",
-     .type = OPTS_DURATION,
-     .def = "30s",
-     .min = 1000,
-     .max = 900000,
-     .group = "AWS",
-     .help = "Time allowed for one attempt of an AWS request, from connect to the last byte."},
-    {.name = "max-attempts",
-     .env = "ESCHER_WORKER_MAX_ATTEMPTS",
-     .type = OPTS_INT,
-     .def = "0",
-     .min = 0,
-     .max = 10,
-     .group = "AWS",
-     .help = "Attempts per AWS request, first try included, with jittered backoff between them. "
-             "0: AWS_MAX_ATTEMPTS if set, else 3."},
-    {.name = "ca-file",
-     .env = "ESCHER_WORKER_CA_FILE",
-     .type = OPTS_STRING,
-     .group = "AWS",
-     .metavar = "FILE",
-     .help = "PEM file of certificate authorities trusted for AWS endpoints. Unset: the system "
-             "store."},
+    AWS_OPTS_DEFS("ESCHER_WORKER_"),
     {.name = "log-level",
      .env = "ESCHER_WORKER_LOG_LEVEL",
      .type = OPTS_ENUM,
      .def = "info",
-     .choices = log_levels,
+     .choices = log_level_names,
      .group = "Process",
      .help = "Least severe log lines written to stderr (JSON, one object per line)."},
 };
