@@ -133,20 +133,20 @@ static bool resolve_target(const aws_client *c, const aws_request *req, target *
     const char *region = req->region && *req->region ? req->region : c->region;
     if (!endpoint_resolve(req->service, region, c->endpoint_url, endpoint_process_env, NULL, &t->ep,
                           e))
-        return err_prefix(e, "%s %s: ", req->service, req->operation ? req->operation : "");
+        return err_prefix(e, "%s %s", req->service, req->operation ? req->operation : "");
     snprintf(t->region, sizeof t->region, "%s", region);
     return true;
 }
 
-/* "service Operation (region r, endpoint u): " for every message. */
+/* "service Operation (region r, endpoint u): " before every message (err_prefix adds the ": "). */
 static void prefix_error(err *e, const aws_request *req, const target *t, const retry_state *rs,
                          const char *why)
 {
     if (rs && rs->attempts > 1)
-        err_prefix(e, "%s %s (region %s, endpoint %s, %d attempts, %s): ", req->service,
+        err_prefix(e, "%s %s (region %s, endpoint %s, %d attempts, %s)", req->service,
                    req->operation ? req->operation : "", t->region, t->ep.url, rs->attempts, why);
     else
-        err_prefix(e, "%s %s (region %s, endpoint %s): ", req->service,
+        err_prefix(e, "%s %s (region %s, endpoint %s)", req->service,
                    req->operation ? req->operation : "", t->region, t->ep.url);
 }
 

@@ -24,6 +24,8 @@ void strbuf_grow(strbuf *sb, size_t extra)
         cap *= 2;
     sb->buf = xrealloc(sb->buf, cap);
     sb->cap = cap;
+    /* A fresh buffer must read as "" even if nothing is appended to it. */
+    sb->buf[sb->len] = '\0';
 }
 
 void strbuf_append(strbuf *sb, const void *data, size_t len)

@@ -28,6 +28,20 @@ static void test_append_and_grow(void **state)
     assert_null(sb.buf);
 }
 
+static void test_grow_terminates(void **state)
+{
+    (void)state;
+    /* Growing an empty buffer without appending must still leave a string. */
+    strbuf sb = STRBUF_INIT;
+    strbuf_grow(&sb, 100);
+    assert_non_null(sb.buf);
+    assert_int_equal(sb.buf[0], '\0');
+    assert_int_equal(strlen(sb.buf), 0);
+    strbuf_append(&sb, "", 0);
+    assert_string_equal(sb.buf, "");
+    strbuf_free(&sb);
+}
+
 static void test_hex_and_detach(void **state)
 {
     (void)state;
@@ -51,6 +65,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_append_and_grow),
+        cmocka_unit_test(test_grow_terminates),
         cmocka_unit_test(test_hex_and_detach),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

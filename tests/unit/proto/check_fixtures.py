@@ -58,6 +58,54 @@ COMMON_CODES = {
     "InvalidInstanceID.Malformed", "InvalidInstanceID.NotFound",
 }
 
+# ---- S3 (rest-xml) fixtures in tests/data/aws/s3 ----
+# fixture -> (operation, kind, strict), all against the s3/2006-03-01 model.
+S3_FIXTURES = {
+    "s3/list_buckets.xml": ("ListBuckets", "output", True),
+    "s3/list_buckets_empty.xml": ("ListBuckets", "output", True),
+    "s3/get_bucket_location.xml": ("GetBucketLocation", "output", True),
+    "s3/get_bucket_location_us_east_1.xml": ("GetBucketLocation", "output", True),
+    "s3/get_bucket_location_eu.xml": ("GetBucketLocation", "output", True),
+    "s3/get_public_access_block.xml": ("GetPublicAccessBlock", "output", True),
+    "s3/get_bucket_policy_status.xml": ("GetBucketPolicyStatus", "output", True),
+    "s3/get_bucket_encryption_kms.xml": ("GetBucketEncryption", "output", True),
+    "s3/get_bucket_encryption_sse_s3.xml": ("GetBucketEncryption", "output", True),
+    "s3/list_objects_v2_1.xml": ("ListObjectsV2", "output", True),
+    "s3/list_objects_v2_2.xml": ("ListObjectsV2", "output", True),
+    "s3/list_objects_v2_3.xml": ("ListObjectsV2", "output", True),
+    "s3/list_objects_v2_empty.xml": ("ListObjectsV2", "output", True),
+    "s3/error_no_such_bucket.xml": (None, "error", True),
+    "s3/error_no_such_public_access_block.xml": (None, "error", True),
+    "s3/error_sse_config_not_found.xml": (None, "error", True),
+    "s3/error_permanent_redirect.xml": (None, "error", True),
+    # The older S3 fixtures of the paging tests get the root check too.
+    "paging/s3_list_objects_v2_1.xml": ("ListObjectsV2", "output", True),
+    "paging/s3_list_objects_v2_2.xml": ("ListObjectsV2", "output", True),
+}
+S3_MODEL = "s3/2006-03-01"
+S3_NAMESPACE = "http://s3.amazonaws.com/doc/2006-03-01/"
+
+# Root elements of outputs without a payload member. The model does not name
+# them (botocore's parser ignores the root), so these come from the S3 API
+# reference; an output shape that gains a locationName takes precedence.
+S3_RESULT_ROOTS = {
+    "ListBuckets": "ListAllMyBucketsResult",
+    "ListObjectsV2": "ListBucketResult",
+}
+
+# S3 error codes from the S3 API reference's error-code list that the model
+# does not declare as exception shapes (it declares only a handful).
+S3_DOCUMENTED_CODES = {
+    "NoSuchBucket", "NoSuchKey", "NoSuchBucketPolicy", "NoSuchPublicAccessBlockConfiguration",
+    "ServerSideEncryptionConfigurationNotFoundError", "PermanentRedirect", "TemporaryRedirect",
+    "AuthorizationHeaderMalformed", "IllegalLocationConstraintException", "AllAccessDisabled",
+}
+
+# Extra members S3 sends in particular error documents.
+S3_ERROR_MEMBERS = {
+    "PermanentRedirect": ["Endpoint", "Bucket"],
+}
+
 problems = []
 
 
@@ -269,6 +317,80 @@ def check_error(model, name, path):
         problem(name, f"error code {code!r} is neither modeled by the service nor a common AWS code")
 
 
+def s3_root_name(model, op):
+    """(root element, shape to check it against, scalar) for op's output."""
+    out_name = model.m["operations"][op]["output"]["shape"]
+    out = model.shape(out_name)
+    if "payload" in out:
+        member = out["members"][out["payload"]]
+        shape = model.shape(member["shape"])
+        root = member.get("locationName") or shape.get("locationName") or out["payload"]
+        return root, member["shape"], False
+    if "locationName" in out:
+        return out["locationName"], out_name, False
+    if op == "GetBucketLocation":
+        # botocore special-cases it: the root *is* the LocationConstraint member.
+        member = out["members"]["LocationConstraint"]
+        return "LocationConstraint", member["shape"], True
+    if op not in S3_RESULT_ROOTS:
+        problem(op, "no root element known for this output: add it to S3_RESULT_ROOTS")
+        return None, out_name, False
+    return S3_RESULT_ROOTS[op], out_name, False
+
+
+def check_s3_output(model, name, op, path, strict):
+    root = ET.parse(path).getroot()
+    tag = local(root.tag)
+    ns = root.tag[1:].split("}", 1)[0] if root.tag.startswith("{") else ""
+    if ns != S3_NAMESPACE:
+        problem(name, f"root namespace is {ns!r}, S3 answers use {S3_NAMESPACE!r}")
+    want, shape_name, scalar = s3_root_name(model, op)
+    if want is not None and tag != want:
+        problem(name, f"root is <{tag}>, expected <{want}> for {op}")
+    if scalar:
+        if list(root):
+            problem(name, f"<{tag}> is a scalar but has child elements")
+        # Empty is S3's way of saying us-east-1 (the model's null).
+        if root.text:
+            check_scalar(name, model.shape(shape_name), root.text)
+        return
+    check_xml(model, name, shape_name, root, strict)
+
+
+def check_s3_error(model, name, path):
+    extra = S3_DOCUMENTED_CODES - COMMON_CODES
+    COMMON_CODES.update(extra)
+    try:
+        check_error(model, name, path)
+    finally:
+        COMMON_CODES.difference_update(extra)
+    root = ET.parse(path).getroot()
+    if root.tag.startswith("{"):
+        problem(name, "S3 error documents carry no namespace")
+    code = root.findtext("Code")
+    tags = [local(c.tag) for c in root]
+    for m in S3_ERROR_MEMBERS.get(code, []):
+        if m not in tags:
+            problem(name, f"{code} errors carry <{m}>")
+
+
+def check_s3_fixtures(data, models):
+    for f in os.listdir(os.path.join(data, "s3")):
+        if f"s3/{f}" not in S3_FIXTURES:
+            problem(f"s3/{f}", "fixture not listed in S3_FIXTURES: it would go unchecked")
+    model = Model(os.path.join(models, S3_MODEL, "service-2.json"))
+    for name, (op, kind, strict) in sorted(S3_FIXTURES.items()):
+        path = os.path.join(data, name)
+        try:
+            if kind == "output":
+                check_s3_output(model, name, op, path, strict)
+            else:
+                check_s3_error(model, name, path)
+        except (ET.ParseError, OSError) as e:
+            problem(name, f"cannot read: {e}")
+    print(f"{len(S3_FIXTURES)} S3 fixtures checked")
+
+
 def main():
     data = sys.argv[1]
     models = sys.argv[2] if len(sys.argv) > 2 else "/usr/lib/python3/dist-packages/botocore/data"
@@ -287,6 +409,8 @@ def main():
                 check_error(model, name, path)
         except (ET.ParseError, json.JSONDecodeError, OSError) as e:
             problem(name, f"cannot read: {e}")
+    if os.path.isdir(os.path.join(data, "s3")):
+        check_s3_fixtures(data, models)
     for p in problems:
         print(p)
     print(f"{len(FIXTURES)} fixtures checked, {len(problems)} problems")
