@@ -44,8 +44,8 @@ static void test_worker_env_and_flags(void **state)
     (void)state;
     setenv("ESCHER_WORKER_TIMEOUT", "45s", 1);
     setenv("ESCHER_WORKER_ENDPOINT_URL", "http://127.0.0.1:8900", 1);
-    char *argv[] = {"escher-worker", "--region", "eu-west-1", "--max-attempts=5",
-                    "--connect-timeout", "250ms", NULL};
+    char *argv[] = {"escher-worker",     "--region", "eu-west-1", "--max-attempts=5",
+                    "--connect-timeout", "250ms",    NULL};
     opts *o = load(worker_options(), 6, argv);
     aws_client_options c;
     aws_opts_client_options(o, &c);
