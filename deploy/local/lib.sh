@@ -113,3 +113,52 @@ redis_status() {
     return 1
   fi
 }
+
+# sandbox_start DIR BUILD PORT ADMIN_PORT [ARGS...]: escher-sandbox in the
+# background with its log and pid in DIR and AWS profiles in DIR/aws; waits
+# until the admin endpoint answers.
+sandbox_start() {
+  local dir=$1 build=$2 port=$3 admin=$4
+  shift 4
+  mkdir -p "$dir/aws"
+  setsid "$build/services/sandbox/escher-sandbox" --port "$port" --admin-port "$admin" \
+    --aws-config-dir "$dir/aws" "$@" >>"$dir/sandbox.log" 2>&1 </dev/null &
+  echo $! >"$dir/sandbox.pid"
+  echo "$port" >"$dir/port"
+  echo "$admin" >"$dir/admin-port"
+  local i
+  for i in $(seq 1 100); do
+    curl -fsS "http://127.0.0.1:$admin/healthz" >/dev/null 2>&1 && return 0
+    kill -0 "$(cat "$dir/sandbox.pid")" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "escher-sandbox did not start, see $dir/sandbox.log:" >&2
+  tail -n 5 "$dir/sandbox.log" >&2
+  return 1
+}
+
+sandbox_stop() {
+  local dir=$1 pid
+  [ -f "$dir/sandbox.pid" ] || return 0
+  pid=$(cat "$dir/sandbox.pid")
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true
+    local i
+    for i in $(seq 1 50); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+  fi
+  rm -f "$dir/sandbox.pid"
+}
+
+sandbox_status() {
+  local dir=$1
+  if [ -f "$dir/sandbox.pid" ] && kill -0 "$(cat "$dir/sandbox.pid")" 2>/dev/null &&
+    curl -fsS "http://127.0.0.1:$(cat "$dir/admin-port")/healthz" >/dev/null 2>&1; then
+    echo "sandbox: running on 127.0.0.1:$(cat "$dir/port") (admin 127.0.0.1:$(cat "$dir/admin-port")) profiles=$dir/aws log=$dir/sandbox.log"
+  else
+    echo "sandbox: stopped (dir=$dir)"
+    return 1
+  fi
+}

@@ -20,16 +20,18 @@ status)
   rc=0
   pg_status "$LOCAL/pg" || rc=1
   redis_status "$LOCAL/redis" || rc=1
+  sandbox_status "$LOCAL/sandbox" || rc=1
   exit $rc
   ;;
 stop)
+  sandbox_stop "$LOCAL/sandbox"
   pg_stop "$LOCAL/pg"
   redis_stop "$LOCAL/redis"
   echo "stopped (data kept in $LOCAL)"
   ;;
 logs)
   n=${2:-50}
-  for f in "$LOCAL/pg/postgresql.log" "$LOCAL/redis/redis.log"; do
+  for f in "$LOCAL/pg/postgresql.log" "$LOCAL/redis/redis.log" "$LOCAL/sandbox/sandbox.log"; do
     [ -f "$f" ] || continue
     echo "== $f"
     tail -n "$n" "$f"

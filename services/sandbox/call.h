@@ -32,7 +32,7 @@ typedef enum sbx_api_class {
 typedef bool (*sbx_handler)(sbx_call *c);
 
 typedef struct sbx_action {
-    const char *name;       /* wire operation name, "DescribeInstances" */
+    const char *name; /* wire operation name, "DescribeInstances" */
     sbx_api_class cls;
     sbx_handler fn;
     /* false: the server authorizes "<prefix>:<name>" on Resource "*" before
@@ -43,16 +43,16 @@ typedef struct sbx_action {
      * action on a bucket ("location", "publicAccessBlock", ...; NULL: none). */
     const char *rest_method;
     const char *rest_marker;
-    bool rest_bucket;       /* REST-XML: the path names a bucket ("/b") vs the service ("/") */
+    bool rest_bucket; /* REST-XML: the path names a bucket ("/b") vs the service ("/") */
 } sbx_action;
 
 typedef struct sbx_service {
-    const char *signing_name;   /* SigV4 scope service: "ec2", "sts", "s3", "ce", "monitoring" */
-    const char *iam_prefix;     /* IAM action prefix: "ec2", "cloudwatch", "ce" */
+    const char *signing_name; /* SigV4 scope service: "ec2", "sts", "s3", "ce", "monitoring" */
+    const char *iam_prefix;   /* IAM action prefix: "ec2", "cloudwatch", "ce" */
     aws_protocol protocol;
-    const char *xml_namespace;  /* query/ec2/rest-xml answers' xmlns */
-    const char *json_target;    /* JSON: X-Amz-Target prefix, "AWSOrganizationsV20161128" */
-    bool global;                /* IAM, Organizations, CE: one endpoint, us-east-1 */
+    const char *xml_namespace; /* query/ec2/rest-xml answers' xmlns */
+    const char *json_target;   /* JSON: X-Amz-Target prefix, "AWSOrganizationsV20161128" */
+    bool global;               /* IAM, Organizations, CE: one endpoint, us-east-1 */
     const sbx_action *actions;
     size_t nactions;
 } sbx_service;
@@ -66,13 +66,13 @@ extern const size_t sbx_nservices;
 world *call_world(const sbx_call *c);
 const sbx_service *call_service(const sbx_call *c);
 const sbx_action *call_action(const sbx_call *c);
-const char *call_region(const sbx_call *c);     /* from the credential scope */
+const char *call_region(const sbx_call *c); /* from the credential scope */
 const sbx_principal *call_principal(const sbx_call *c);
-sbx_account *call_account(const sbx_call *c);   /* the caller's account */
+sbx_account *call_account(const sbx_call *c); /* the caller's account */
 /* The caller's account's state in the request's region (settled to now);
  * NULL when the world does not simulate that region (handlers answer empty). */
 sbx_region *call_region_state(const sbx_call *c);
-time_t call_now(const sbx_call *c);             /* sandbox clock */
+time_t call_now(const sbx_call *c); /* sandbox clock */
 const char *call_request_id(const sbx_call *c);
 
 /* Query/EC2 parameters (decoded form body or query string). NULL if absent. */
@@ -93,6 +93,18 @@ json_t *call_json(const sbx_call *c);
 /* REST-XML: bucket from the path ("" for service-level), raw path, method. */
 const char *call_bucket(const sbx_call *c);
 const char *call_method(const sbx_call *c);
+/* The request path as sent (still percent-encoded, without the query). */
+const char *call_path(const sbx_call *c);
+/* The request body (REST-XML documents such as PutPublicAccessBlock's);
+ * "" with *len 0 when none. len may be NULL. */
+const char *call_body(const sbx_call *c, size_t *len);
+/* A request header (case-insensitive name), NULL when absent. */
+const char *call_request_header(const sbx_call *c, const char *name);
+
+/* Seconds a transitional state lasts (pending, stopping, shutting-down,
+ * RDS starting/stopping): --state-delay. Handlers set
+ * transition_at = call_now(c) + call_state_delay(c). */
+int call_state_delay(const sbx_call *c);
 
 /* Checks the caller may do this call's action on `resource` (an ARN), with
  * identity and session policies; on denial sets the protocol's AccessDenied
@@ -119,8 +131,7 @@ void call_xml_double(sbx_call *c, const char *name, double v);
 /* ISO 8601 UTC with milliseconds as AWS writes it: 2024-05-01T12:00:00.000Z */
 void call_xml_time(sbx_call *c, const char *name, time_t t);
 /* EC2-style tagSet/item list, or query-style Tags/member: name is the list element. */
-void call_xml_tags(sbx_call *c, const char *list_name, const char *item_name,
-                   const sbx_tags *tags);
+void call_xml_tags(sbx_call *c, const char *list_name, const char *item_name, const sbx_tags *tags);
 
 /* JSON answers: takes the reference to `body` (an object). */
 void call_json_reply(sbx_call *c, json_t *body);

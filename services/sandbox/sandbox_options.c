@@ -4,6 +4,7 @@
 #include "sandbox_options.h"
 
 #include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
@@ -23,6 +24,16 @@ static bool check_external_id(const char *value, err *e)
     return true;
 }
 
+/* A share of calls, 0 to 1. */
+static bool check_rate(const char *value, err *e)
+{
+    char *end;
+    double d = strtod(value, &end);
+    if (end == value || *end != '\0' || !(d >= 0 && d <= 1))
+        return err_set(e, ERR_INVALID, "'%s' is not a number from 0 to 1", value);
+    return true;
+}
+
 static const opts_def sandbox_defs[] = {
     {.name = "listen",
      .env = "ESCHER_SANDBOX_LISTEN",
@@ -35,20 +46,20 @@ static const opts_def sandbox_defs[] = {
      .env = "ESCHER_SANDBOX_PORT",
      .type = OPTS_INT,
      .def = "8900",
-     .min = 1,
+     .min = 0,
      .max = 65535,
      .group = "Network",
      .help = "TCP port of the AWS-compatible endpoint; point --endpoint-url of escher, "
-             "escher-worker or the AWS CLI at it."},
+             "escher-worker or the AWS CLI at it. 0: any free port, written to the log."},
     {.name = "admin-port",
      .env = "ESCHER_SANDBOX_ADMIN_PORT",
      .type = OPTS_INT,
      .def = "8901",
-     .min = 1,
+     .min = 0,
      .max = 65535,
      .group = "Network",
      .help = "TCP port of the admin endpoint used by tests and the demo to reset, inspect and "
-             "inject faults."},
+             "inject faults. 0: any free port, written to the log."},
     {.name = "accounts",
      .env = "ESCHER_SANDBOX_ACCOUNTS",
      .type = OPTS_INT,
@@ -89,6 +100,63 @@ static const opts_def sandbox_defs[] = {
      .metavar = "DIR",
      .help = "Directory where the sandbox writes an AWS config and credentials file with a "
              "profile per simulated account, for escher and the AWS CLI. Unset: none written."},
+    {.name = "world",
+     .env = "ESCHER_SANDBOX_WORLD",
+     .type = OPTS_STRING,
+     .group = "Simulation",
+     .metavar = "FILE",
+     .help = "Load the world from this JSON file (as written by --save-world or GET /state on "
+             "the admin endpoint) instead of generating it; --accounts, --regions, --seed and "
+             "--external-id are then ignored."},
+    {.name = "save-world",
+     .env = "ESCHER_SANDBOX_SAVE_WORLD",
+     .type = OPTS_STRING,
+     .group = "Simulation",
+     .metavar = "FILE",
+     .help = "Write the world as JSON to this file at start, then serve it."},
+    {.name = "state-delay",
+     .env = "ESCHER_SANDBOX_STATE_DELAY",
+     .type = OPTS_DURATION,
+     .def = "2s",
+     .min = 0,
+     .max = 3600000,
+     .group = "Simulation",
+     .help = "How long transitional states last on the sandbox clock (an instance pending or "
+             "stopping, a database starting or stopping)."},
+    {.name = "throttle",
+     .env = "ESCHER_SANDBOX_THROTTLE",
+     .type = OPTS_BOOL,
+     .def = "true",
+     .group = "Faults",
+     .help = "Throttle requests as EC2 does, with token buckets per account, region and API "
+             "class (describe: 100 burst, 20 per second; mutate: 50 burst, 5 per second). "
+             "--no-throttle for benchmarks; the admin endpoint changes it at run time."},
+    {.name = "latency",
+     .env = "ESCHER_SANDBOX_LATENCY",
+     .type = OPTS_DURATION,
+     .def = "0",
+     .min = 0,
+     .max = 600000,
+     .group = "Faults",
+     .help = "Fixed delay before every answer, served by a timer (no thread waits)."},
+    {.name = "error-rate",
+     .env = "ESCHER_SANDBOX_ERROR_RATE",
+     .type = OPTS_STRING,
+     .def = "0",
+     .check = check_rate,
+     .group = "Faults",
+     .metavar = "RATE",
+     .help = "Share of calls, 0 to 1, answered with a 500 or 503 server error in the "
+             "protocol's shape; chosen by a PRNG seeded with --seed, so runs repeat."},
+    {.name = "call-log-size",
+     .env = "ESCHER_SANDBOX_CALL_LOG_SIZE",
+     .type = OPTS_INT,
+     .def = "100000",
+     .min = 1,
+     .max = 10000000,
+     .group = "Process",
+     .help = "Calls the call log keeps (GET /calls on the admin endpoint); older ones are "
+             "dropped."},
     {.name = "log-level",
      .env = "ESCHER_SANDBOX_LOG_LEVEL",
      .type = OPTS_ENUM,
