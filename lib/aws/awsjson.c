@@ -10,6 +10,8 @@
 
 const awsjson_service AWSJSON_ORGANIZATIONS = {"organizations", "1.1", "AWSOrganizationsV20161128"};
 const awsjson_service AWSJSON_CE = {"ce", "1.1", "AWSInsightsIndexService"};
+const awsjson_service AWSJSON_CLOUDTRAIL = {
+    "cloudtrail", "1.1", "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101"};
 
 void awsjson_request(const awsjson_service *svc, const char *operation, const json_t *body,
                      aws_request *req)

@@ -21,6 +21,7 @@ typedef struct awsjson_service {
 /* From botocore's organizations/2016-11-28 and ce/2017-10-25 models. */
 extern const awsjson_service AWSJSON_ORGANIZATIONS;
 extern const awsjson_service AWSJSON_CE;
+extern const awsjson_service AWSJSON_CLOUDTRAIL;
 
 /* Initialises req (aws_request_init) as POST / with
  * X-Amz-Target: <target_prefix>.<operation> and

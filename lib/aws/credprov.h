@@ -96,9 +96,9 @@ typedef struct credprov_role {
 credprov *credprov_assume_role(credprov *source, const credprov_role *role,
                                const credprov_options *opts, err *e);
 
-/* Short name of where p's credentials come from ("environment",
- * "shared credentials file", "assume role", ...; "default chain" before the
- * chain has resolved). Owned by p. */
+/* Where p's credentials come from, for messages: "environment", "shared
+ * credentials file", "assume role '<role arn>'", ...; "default chain" before
+ * the chain has resolved. Owned by p. */
 const char *credprov_name(const credprov *p);
 
 #endif
