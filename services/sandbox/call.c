@@ -51,6 +51,8 @@ void call_release(sbx_call *c)
     free(c->err_message);
     json_decref(c->json);
     json_decref(c->json_reply);
+    call_answer_reset(c);
+    free(c->splices);
     strbuf_free(&c->body);
     strbuf_free(&c->note);
     http_headers_free(&c->headers);
@@ -472,6 +474,90 @@ void call_xml_tags(sbx_call *c, const char *list_name, const char *item_name, co
     call_xml_close(c, list_name);
 }
 
+void call_xml_raw(sbx_call *c, const char *xml, size_t len)
+{
+    strbuf_append(&c->body, xml, len);
+}
+
+/* ---- shared fragments ---- */
+
+struct sbx_frag {
+    size_t refs;
+    size_t len;
+    char data[]; /* len bytes and a NUL, one allocation with the header */
+};
+
+sbx_frag *sbx_frag_new(const char *xml, size_t len)
+{
+    sbx_frag *f = xmalloc(sizeof *f + len + 1);
+    f->refs = 1;
+    f->len = len;
+    memcpy(f->data, xml, len);
+    f->data[len] = '\0';
+    return f;
+}
+
+sbx_frag *sbx_frag_ref(sbx_frag *f)
+{
+    f->refs++;
+    return f;
+}
+
+void sbx_frag_unref(sbx_frag *f)
+{
+    if (f && --f->refs == 0)
+        free(f);
+}
+
+const char *sbx_frag_data(const sbx_frag *f, size_t *len)
+{
+    *len = f->len;
+    return f->data;
+}
+
+size_t sbx_frag_footprint(const sbx_frag *f)
+{
+    return sizeof *f + f->len + 1;
+}
+
+void call_xml_frag(sbx_call *c, sbx_frag *f)
+{
+    call_xml_frag_range(c, f, 0, f->len);
+}
+
+void call_xml_frag_range(sbx_call *c, sbx_frag *f, size_t off, size_t len)
+{
+    if (off > f->len || len > f->len - off) {
+        /* A handler bug: answering bytes the fragment does not have. */
+        fprintf(stderr, "call_xml_frag_range: bytes %zu+%zu of a %zu-byte fragment\n", off, len,
+                f->len);
+        abort();
+    }
+    if (len == 0)
+        return;
+    if (c->nsplices == c->splices_cap) {
+        c->splices_cap = c->splices_cap ? 2 * c->splices_cap : 16;
+        c->splices = xreallocarray(c->splices, c->splices_cap, sizeof *c->splices);
+    }
+    c->splices[c->nsplices++] = (sbx_splice){c->body.len, sbx_frag_ref(f), off, len};
+}
+
+void call_answer_reset(sbx_call *c)
+{
+    for (size_t i = 0; i < c->nsplices; i++)
+        sbx_frag_unref(c->splices[i].frag);
+    c->nsplices = 0;
+    strbuf_reset(&c->body);
+}
+
+size_t call_answer_len(const sbx_call *c)
+{
+    size_t n = c->body.len;
+    for (size_t i = 0; i < c->nsplices; i++)
+        n += c->splices[i].len;
+    return n;
+}
+
 /* ---- JSON answers, headers, notes ---- */
 
 void call_json_reply(sbx_call *c, json_t *body)
@@ -546,11 +632,23 @@ bool call_deny(sbx_call *c, const char *iam_action, const char *resource, const 
                       iam_action, resource, because);
 }
 
+/* The action's name in IAM policies: the wire name unless the service
+ * lists another. */
+static const char *iam_name(const sbx_call *c)
+{
+    if (!c->act)
+        return "?";
+    for (size_t i = 0; c->svc && i < c->svc->niam_names; i++)
+        if (strcmp(c->svc->iam_names[i].action, c->act->name) == 0)
+            return c->svc->iam_names[i].iam_action;
+    return c->act->name;
+}
+
 bool call_authorize(sbx_call *c, const char *resource)
 {
     char iam_action[160];
     snprintf(iam_action, sizeof iam_action, "%s:%s", c->svc ? c->svc->iam_prefix : "?",
-             c->act ? c->act->name : "?");
+             iam_name(c));
     if (!c->have_principal)
         return call_deny(c, iam_action, resource, NULL);
     policy_context ctx = {

@@ -46,6 +46,14 @@ typedef struct sbx_action {
     bool rest_bucket; /* REST-XML: the path names a bucket ("/b") vs the service ("/") */
 } sbx_action;
 
+/* An action whose IAM name differs from its wire name (S3's ListBuckets is
+ * authorized as s3:ListAllMyBuckets). A table on the service rather than a
+ * field of sbx_action, whose tables are written positionally. */
+typedef struct sbx_iam_name {
+    const char *action;     /* wire name, "ListBuckets" */
+    const char *iam_action; /* IAM name without the prefix, "ListAllMyBuckets" */
+} sbx_iam_name;
+
 typedef struct sbx_service {
     const char *signing_name; /* SigV4 scope service: "ec2", "sts", "s3", "ce", "monitoring" */
     const char *iam_prefix;   /* IAM action prefix: "ec2", "cloudwatch", "ce" */
@@ -55,6 +63,10 @@ typedef struct sbx_service {
     bool global;               /* IAM, Organizations, CE: one endpoint, us-east-1 */
     const sbx_action *actions;
     size_t nactions;
+    /* Optional: actions authorized under another name; the others are
+     * authorized as "<iam_prefix>:<name>". */
+    const sbx_iam_name *iam_names;
+    size_t niam_names;
 } sbx_service;
 
 /* The table of every service (services.c). */
@@ -132,6 +144,39 @@ void call_xml_double(sbx_call *c, const char *name, double v);
 void call_xml_time(sbx_call *c, const char *name, time_t t);
 /* EC2-style tagSet/item list, or query-style Tags/member: name is the list element. */
 void call_xml_tags(sbx_call *c, const char *list_name, const char *item_name, const sbx_tags *tags);
+
+/* Appends XML the caller has already escaped, copied into the answer. The
+ * caller vouches that it is well-formed in place. */
+void call_xml_raw(sbx_call *c, const char *xml, size_t len);
+
+/* Pre-rendered XML shared by many answers without copying: a handler
+ * renders a fragment once, keeps it (a cache), and appends it to every
+ * answer that needs it; the bytes go from the fragment to the socket.
+ *
+ * Ownership: a fragment is immutable and reference-counted.
+ * sbx_frag_new returns it with one reference, the creator's.
+ * call_xml_frag takes a reference of the answer's own, released once
+ * libevent has written the bytes (or the answer is discarded: an error
+ * replacing it, a dropped connection), so the creator may drop its
+ * reference at any time, even while answers holding the fragment wait
+ * for the socket. Single-threaded, like the server. */
+typedef struct sbx_frag sbx_frag;
+
+/* A fragment holding a copy of xml[0..len) (already escaped XML). */
+sbx_frag *sbx_frag_new(const char *xml, size_t len);
+/* Another reference to f; returns f. */
+sbx_frag *sbx_frag_ref(sbx_frag *f);
+/* Drops one reference; the last frees the fragment. NULL is a no-op. */
+void sbx_frag_unref(sbx_frag *f);
+/* The fragment's bytes and their count. */
+const char *sbx_frag_data(const sbx_frag *f, size_t *len);
+/* Bytes the fragment occupies in memory, header included (cache budgets). */
+size_t sbx_frag_footprint(const sbx_frag *f);
+/* Appends f to the answer by reference, with no copy. */
+void call_xml_frag(sbx_call *c, sbx_frag *f);
+/* Appends f's bytes [off, off + len) by reference (a piece of a larger
+ * rendering); the answer holds a reference to the whole of f. */
+void call_xml_frag_range(sbx_call *c, sbx_frag *f, size_t off, size_t len);
 
 /* JSON answers: takes the reference to `body` (an object). */
 void call_json_reply(sbx_call *c, json_t *body);

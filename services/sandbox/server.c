@@ -185,7 +185,7 @@ static void put_escaped(strbuf *sb, const char *s)
 static void render_error(sbx_call *c)
 {
     strbuf *b = &c->body;
-    strbuf_reset(b);
+    call_answer_reset(c);
     const char *code = c->err_code, *msg = c->err_message ? c->err_message : "";
     switch (c->proto) {
     case AWS_PROTO_EC2:
@@ -278,13 +278,13 @@ static void render_suffix(sbx_call *c, size_t prefix_len)
         strbuf_printf(b, "</%sResponse>", op);
         break;
     case AWS_PROTO_REST_XML:
-        if (b->len == prefix_len) /* HeadBucket, PutX: no document */
-            strbuf_reset(b);
+        if (b->len == prefix_len && c->nsplices == 0) /* HeadBucket, PutX: no document */
+            call_answer_reset(c);
         break;
     case AWS_PROTO_JSON:
     case AWS_PROTO_REST_JSON: {
         char *text = c->json_reply ? json_dumps(c->json_reply, JSON_COMPACT) : NULL;
-        strbuf_reset(b);
+        call_answer_reset(c);
         strbuf_puts(b, text ? text : "{}");
         free(text);
         break;
@@ -658,11 +658,13 @@ static void send_later(sbx_server *s, struct evhttp_request *req, int status, st
 /* Answer buffers are reused: a DescribeInstances page is ~100 KiB, and a
  * fresh buffer per request costs its growth copies and cold cache lines
  * (measured: a quarter of the handler's time). A buffer travels to the
- * socket by reference and comes back when libevent has written it. */
+ * socket by reference, as one span or as the spans between spliced
+ * fragments, and comes back when libevent has written the last span. */
 typedef struct bodybuf {
     sbx_server *s;
     char *buf;
     size_t cap;
+    size_t spans; /* references held by output buffers */
     struct bodybuf *next;
 } bodybuf;
 
@@ -703,7 +705,54 @@ static void bodybuf_written(const void *data, size_t len, void *arg)
 {
     (void)data;
     (void)len;
-    bodybuf_give(arg);
+    bodybuf *b = arg;
+    if (--b->spans == 0)
+        bodybuf_give(b);
+}
+
+static void frag_written(const void *data, size_t len, void *arg)
+{
+    (void)data;
+    (void)len;
+    sbx_frag_unref(arg);
+}
+
+/* Queues body[from..to) by reference. */
+static void add_span(struct evbuffer *ob, bodybuf *bb, size_t from, size_t to)
+{
+    if (to <= from)
+        return;
+    bb->spans++;
+    evbuffer_add_reference(ob, bb->buf + from, to - from, bodybuf_written, bb);
+}
+
+/* Moves the answer into ob without copying: body spans and the spliced
+ * fragments by reference, each released once written. Takes bb (the
+ * body's buffer) when any span refers to it; returns whether it did. */
+static bool queue_answer(sbx_call *c, struct evbuffer *ob, bodybuf *bb)
+{
+    bb->cap = c->body.cap;
+    bb->buf = c->body.buf;
+    bb->spans = 1; /* ours, while queueing */
+    size_t from = 0;
+    for (size_t i = 0; i < c->nsplices; i++) {
+        sbx_splice *sp = &c->splices[i];
+        add_span(ob, bb, from, sp->at);
+        from = sp->at;
+        size_t n;
+        const char *data = sbx_frag_data(sp->frag, &n);
+        /* The answer's reference moves to the output buffer. */
+        evbuffer_add_reference(ob, data + sp->off, sp->len, frag_written, sp->frag);
+    }
+    c->nsplices = 0;
+    add_span(ob, bb, from, c->body.len);
+    if (--bb->spans == 0) {
+        bb->buf = NULL;
+        return false;
+    }
+    c->body.buf = NULL;
+    c->body.len = c->body.cap = 0;
+    return true;
 }
 
 /* Closes the client's connection without an answer (an injected fault). */
@@ -801,13 +850,8 @@ static void on_request(struct evhttp_request *req, void *arg)
         struct evbuffer *ob = evbuffer_new();
         /* HEAD answers carry no body: one would corrupt the next answer
          * on a kept-alive connection. */
-        size_t len = strcmp(c.method, "HEAD") == 0 ? 0 : c.body.len;
-        if (len) {
-            bb->cap = c.body.cap;
-            bb->buf = strbuf_detach(&c.body);
-            evbuffer_add_reference(ob, bb->buf, len, bodybuf_written, bb);
+        if (strcmp(c.method, "HEAD") != 0 && queue_answer(&c, ob, bb))
             bb = NULL;
-        }
         if (fd.latency_ms)
             send_later(s, req, status, ob, fd.latency_ms);
         else {
@@ -864,6 +908,20 @@ world *sbx_world_build(const sbx_world_source *src, err *e)
     return w;
 }
 
+/* libevent writes at most 16 KiB per event-loop turn on a connection by
+ * default: a 100 KiB DescribeInstances page then costs seven writev calls,
+ * seven loop turns and seven wake-ups of the reader. One write per answer. */
+#define MAX_SINGLE_WRITE (4 << 20)
+
+static struct bufferevent *new_connection_bev(struct event_base *base, void *arg)
+{
+    (void)arg;
+    struct bufferevent *bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+    if (bev)
+        bufferevent_set_max_single_write(bev, MAX_SINGLE_WRITE);
+    return bev;
+}
+
 static struct evhttp *listen_on(struct event_base *base, const char *addr, int port,
                                 int *bound_port, err *e)
 {
@@ -899,6 +957,7 @@ static struct evhttp *listen_on(struct event_base *base, const char *addr, int p
                                          EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE);
     evhttp_set_max_body_size(http, 32 << 20);
     evhttp_set_timeout(http, 120);
+    evhttp_set_bevcb(http, new_connection_bev, NULL);
     return http;
 }
 

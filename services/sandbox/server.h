@@ -79,6 +79,14 @@ struct sbx_server {
     size_t nspare;
 };
 
+/* Bytes [off, off + len) of a shared fragment, spliced into the answer
+ * after body byte `at`. */
+typedef struct sbx_splice {
+    size_t at;
+    sbx_frag *frag; /* the answer's reference */
+    size_t off, len;
+} sbx_splice;
+
 typedef struct sbx_param {
     char *name;
     char *value;
@@ -113,6 +121,10 @@ struct sbx_call {
     char *err_code;
     char *err_message;
     strbuf body; /* XML being written (envelope included for query/EC2) */
+    /* Fragments answered by reference, in order, between body bytes: the
+     * answer is body[0..at1) frag1 body[at1..at2) frag2 ... body[atN..). */
+    sbx_splice *splices;
+    size_t nsplices, splices_cap;
     json_t *json_reply;
     http_headers headers; /* extra answer headers */
     strbuf note;
@@ -125,6 +137,10 @@ struct sbx_call {
 /* Sets up / releases a call's storage. */
 void call_init(sbx_call *c);
 void call_release(sbx_call *c);
+/* Empties the answer: the body and its spliced fragments. */
+void call_answer_reset(sbx_call *c);
+/* Bytes of the whole answer, body and fragments. */
+size_t call_answer_len(const sbx_call *c);
 /* Adds the query/EC2 parameters of a form-encoded string (percent-decoding,
  * '+' as space). */
 void call_parse_form(sbx_call *c, const char *s, size_t n);

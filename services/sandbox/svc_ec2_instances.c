@@ -281,6 +281,7 @@ bool ec2_describe_instances(sbx_call *c)
     size_t ninst = r ? r->ninstances : 0;
     size_t cap = page.limit < ninst ? page.limit : ninst;
     const sbx_instance **inst = xmalloc((cap ? cap : 1) * sizeof *inst);
+    size_t *idx = xmalloc((cap ? cap : 1) * sizeof *idx);
     ec2_idmap want = {0};
     if (nids)
         ec2_idmap_of(&want, ids, nids);
@@ -290,16 +291,19 @@ bool ec2_describe_instances(sbx_call *c)
             continue;
         if (fs.n && !ec2_filters_match(&fs, in))
             continue;
-        if (ec2_page_has(&page, total) && n < cap)
+        if (ec2_page_has(&page, total) && n < cap) {
+            idx[n] = i;
             inst[n++] = in;
+        }
         total++;
     }
     if (nids)
         ec2_idmap_free(&want);
     ec2_filters_free(&fs);
-    ec2_render_reservations(c, r, inst, n);
+    ec2_render_reservations(c, r, inst, idx, n);
     ec2_page_finish(c, &page, total);
     free(inst);
+    free(idx);
     return true;
 }
 

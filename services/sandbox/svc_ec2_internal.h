@@ -124,8 +124,11 @@ void ec2_tag_delete(sbx_tags *t, const char *key, const char *value);
 const char *ec2_state_name(sbx_istate s);
 /* "arm64" for Graviton instance types, else "x86_64". */
 const char *ec2_architecture_of(const char *type);
-/* Writes <reservationSet> with one reservation per instance, in order. */
-void ec2_render_reservations(sbx_call *c, sbx_region *r, const sbx_instance *const *inst, size_t n);
+/* Writes <reservationSet> with one reservation per instance, in order;
+ * idx[k] is inst[k]'s position in r->instances (runs of consecutive
+ * positions are answered as one piece of the region's cached rendering). */
+void ec2_render_reservations(sbx_call *c, sbx_region *r, const sbx_instance *const *inst,
+                             const size_t *idx, size_t n);
 
 /* ---- handlers ---- */
 

@@ -150,6 +150,15 @@ static const sbx_action s3_actions[] = {
      true},
 };
 
+/* S3's IAM action names are not its operation names. */
+static const sbx_iam_name s3_iam_names[] = {
+    {"ListBuckets", "ListAllMyBuckets"},
+    {"GetPublicAccessBlock", "GetBucketPublicAccessBlock"},
+    {"GetBucketEncryption", "GetEncryptionConfiguration"},
+    {"GetBucketPolicyStatus", "GetBucketPolicyStatus"},
+    {"GetBucketLocation", "GetBucketLocation"},
+};
+
 /* Amazon S3: global bucket names, regional buckets, REST-XML. */
 const sbx_service svc_s3 = {
     .signing_name = "s3",
@@ -160,4 +169,6 @@ const sbx_service svc_s3 = {
     .global = false,
     .actions = s3_actions,
     .nactions = sizeof s3_actions / sizeof s3_actions[0],
+    .iam_names = s3_iam_names,
+    .niam_names = sizeof s3_iam_names / sizeof s3_iam_names[0],
 };

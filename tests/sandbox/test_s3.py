@@ -6,6 +6,7 @@ Expected values come from the world itself (GET /state on the admin API),
 so every parsed field is checked against what the sandbox simulates."""
 
 import http.client
+import json
 from xml.etree import ElementTree
 
 from botocore.auth import S3SigV4Auth
@@ -202,6 +203,55 @@ class S3Test(SandboxTestCase):
         rc, _, err = self.sb.aws("s3api", "get-bucket-location", "--bucket", name,
                                  profile="mgmt")
         self.assertCliError("AccessDenied", rc, err)
+
+    # ---- IAM action names ----
+
+    def session_s3(self, account, actions):
+        """An S3 client in `account` whose session policy allows only `actions`,
+        through the management account's access to OrganizationAccountAccessRole."""
+        sts = self.sb.client("sts", "mgmt")
+        policy = {"Version": "2012-10-17",
+                  "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]}
+        creds = sts.assume_role(
+            RoleArn=f"arn:aws:iam::{account['id']}:role/OrganizationAccountAccessRole",
+            RoleSessionName="s3-iam-names", Policy=json.dumps(policy))["Credentials"]
+        return self.sb.client_with_keys("s3", creds["AccessKeyId"], creds["SecretAccessKey"],
+                                        creds["SessionToken"])
+
+    def test_authorization_uses_iam_action_names(self):
+        # S3 operations are authorized under IAM's names, which differ from the
+        # wire names: ListBuckets is s3:ListAllMyBuckets, GetPublicAccessBlock is
+        # s3:GetBucketPublicAccessBlock, GetBucketEncryption is
+        # s3:GetEncryptionConfiguration.
+        member = next(a for a in self.members if a["buckets"])
+        name = member["buckets"][0]["name"]
+        s3 = self.session_s3(member, ["s3:ListAllMyBuckets", "s3:GetBucketLocation"])
+        listed = {b["Name"] for b in s3.list_buckets()["Buckets"]}
+        self.assertEqual(listed, {b["name"] for b in member["buckets"]})
+        s3.get_bucket_location(Bucket=name)
+        for op in (s3.get_bucket_encryption, s3.get_public_access_block):
+            self.assertClientError("AccessDenied", op, Bucket=name)
+
+        # The wire names are not IAM actions: allowing them allows nothing.
+        wire = self.session_s3(member, ["s3:ListBuckets", "s3:GetPublicAccessBlock",
+                                        "s3:GetBucketEncryption"])
+        self.assertClientError("AccessDenied", wire.list_buckets)
+        self.assertClientError("AccessDenied", wire.get_public_access_block, Bucket=name)
+        # Under their IAM names the same calls are allowed: they reach the bucket
+        # and answer its configuration, or its absence.
+        iam_named = self.session_s3(member, ["s3:GetBucketPublicAccessBlock",
+                                             "s3:GetEncryptionConfiguration"])
+        bucket = member["buckets"][0]
+        if bucket["has_pab"]:
+            iam_named.get_public_access_block(Bucket=name)
+        else:
+            self.assertClientError("NoSuchPublicAccessBlockConfiguration",
+                                   iam_named.get_public_access_block, Bucket=name)
+        if bucket["encryption"]:
+            iam_named.get_bucket_encryption(Bucket=name)
+        else:
+            self.assertClientError("ServerSideEncryptionConfigurationNotFoundError",
+                                   iam_named.get_bucket_encryption, Bucket=name)
 
 
 if __name__ == "__main__":

@@ -1276,7 +1276,7 @@ void test_blocking_wrappers(void **state)
     restxml_encryption_free(&enc);
 
     /* Buckets without the configuration answer 404 with S3's codes. */
-    json_t *acct, *b;
+    json_t *acct = NULL, *b = NULL;
     find_bucket(&r, no_pab, &acct, &b);
     ok = restxml_get_public_access_block(client_of(&r, acct)->aws, jstr(b, "name"),
                                          jstr(b, "region"), &pab, &e);

@@ -5,16 +5,23 @@
  * Every request carries a real SigV4 signature (lib/aws's signer) that the
  * sandbox verifies; a batch is signed before the clock starts, one per
  * (account, region) pair cycled, and replayed (AWS too accepts a signature
- * for 15 minutes). The client side is raw sockets and epoll so that nearly
- * all the CPU measured is the sandbox's: it writes a prepared request and
- * reads the answer by its Content-Length, nothing more.
+ * for 15 minutes). Every request of the batch is checked once (200, a full
+ * page of instances) before the clock starts; the timed run then only
+ * counts bytes: it reads each answer's headers for the status and
+ * Content-Length and discards the body, so that the client stays far from
+ * its core's limit and the rate is the sandbox's.
  *
  *   bench_sandbox PORT CREDENTIALS ACCOUNTS REGIONS REQUESTS CONNECTIONS
+ *                 [SERVER_PID [ALL_ACCOUNTS]]
  *
  * CREDENTIALS: the sandbox's --aws-config-dir credentials file; ACCOUNTS: a
  * file of account ids (profiles acct-<id>), one a line; REGIONS: a comma
- * list. Prints key=value lines, the last "rate=<req/s>". Exit 1 when any
- * answer is not 200 or a page is not full. */
+ * list. SERVER_PID: the sandbox's process, whose CPU time (from /proc) over
+ * the timed run is reported with the client's own. ALL_ACCOUNTS: accounts
+ * whose every region is described in full once before the run (warming
+ * the sandbox's rendering cache over the whole world, for its memory).
+ * Prints key=value lines, the last "rate=<req/s>". Exit 1 when any answer
+ * is not 200 or a page is not full. */
 #include "aws/sigv4.h"
 #include "core/strbuf.h"
 #include "core/timeutil.h"
@@ -28,10 +35,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #define BODY      "Action=DescribeInstances&MaxResults=50&Version=2016-11-15"
+#define BODY_ALL  "Action=DescribeInstances&Version=2016-11-15"
 #define CONTENT   "application/x-www-form-urlencoded; charset=utf-8"
 #define MAX_BATCH 4096
 #define PAGE      50
@@ -111,7 +120,7 @@ static key *load_keys(const char *creds_path, const char *accounts_path, size_t 
 /* ---- requests ---- */
 
 /* One signed request as the bytes to write. */
-static char *sign_request(const key *k, const char *region, int port, size_t *len)
+static char *sign_request(const key *k, const char *region, int port, const char *body, size_t *len)
 {
     char host[64];
     snprintf(host, sizeof host, "127.0.0.1:%d", port);
@@ -119,7 +128,7 @@ static char *sign_request(const key *k, const char *region, int port, size_t *le
     http_headers_add(&h, "Host", host);
     http_headers_add(&h, "Content-Type", CONTENT);
     aws_creds creds = {.access_key_id = k->id, .secret_access_key = k->secret};
-    sigv4_request req = {"POST", "/", "", &h, BODY, strlen(BODY), NULL};
+    sigv4_request req = {"POST", "/", "", &h, body, strlen(body), NULL};
     sigv4_config cfg = {.creds = &creds,
                         .region = region,
                         .service = "ec2",
@@ -137,11 +146,40 @@ static char *sign_request(const key *k, const char *region, int port, size_t *le
         strbuf_printf(&sb, "%s: %s\r\n", h.items[i].name, h.items[i].value);
     for (size_t i = 0; i < add.count; i++)
         strbuf_printf(&sb, "%s: %s\r\n", add.items[i].name, add.items[i].value);
-    strbuf_printf(&sb, "Content-Length: %zu\r\n\r\n%s", strlen(BODY), BODY);
+    strbuf_printf(&sb, "Content-Length: %zu\r\n\r\n%s", strlen(body), body);
     http_headers_free(&h);
     http_headers_free(&add);
     *len = sb.len;
     return strbuf_detach(&sb);
+}
+
+/* ---- CPU time ---- */
+
+/* utime + stime of process pid in seconds, from /proc; -1 when unreadable. */
+static double proc_cpu_seconds(long pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    char buf[1024];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+    unsigned long long ut = 0, st = 0;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+        return -1;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static double self_cpu_seconds(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
 /* ---- connections ---- */
@@ -152,6 +190,7 @@ typedef struct conn {
     size_t out_len, out_off;
     strbuf in;
     size_t need; /* bytes of the whole answer once the headers are read; 0: unknown */
+    size_t got;  /* bytes of the answer read, counted rather than kept (timed run) */
     int status;
 } conn;
 
@@ -224,11 +263,12 @@ static size_t count(const char *s, const char *what)
 
 int main(int argc, char **argv)
 {
-    if (argc != 7) {
-        fprintf(stderr,
-                "usage: bench_sandbox PORT CREDENTIALS ACCOUNTS REGIONS REQUESTS CONNECTIONS\n");
+    if (argc < 7 || argc > 9) {
+        fprintf(stderr, "usage: bench_sandbox PORT CREDENTIALS ACCOUNTS REGIONS REQUESTS "
+                        "CONNECTIONS [SERVER_PID [ALL_ACCOUNTS]]\n");
         return 2;
     }
+    long server_pid = argc > 7 ? atol(argv[7]) : 0;
     int port = atoi(argv[1]);
     size_t nkeys;
     key *keys = load_keys(argv[2], argv[3], &nkeys);
@@ -252,7 +292,7 @@ int main(int argc, char **argv)
     size_t *lens = xcalloc(nbatch, sizeof *lens);
     uint64_t t0 = timeutil_mono_ns();
     for (size_t i = 0; i < nbatch; i++)
-        batch[i] = sign_request(&keys[i / nregions], regions[i % nregions], port, &lens[i]);
+        batch[i] = sign_request(&keys[i / nregions], regions[i % nregions], port, BODY, &lens[i]);
     double sign_us = (double)(timeutil_mono_ns() - t0) / 1e3 / (double)nbatch;
 
     /* Check every request of the batch once: 200 and a full page. */
@@ -277,6 +317,37 @@ int main(int argc, char **argv)
         instances += n;
         bytes += body.len;
     }
+
+    /* Every region of every account described in full once: the sandbox
+     * then holds the whole world's rendering, as it would after a sweep. */
+    size_t warm_pairs = 0, warm_instances = 0;
+    double warm_s = 0;
+    if (argc > 8) {
+        size_t nall;
+        key *all = load_keys(argv[2], argv[8], &nall);
+        uint64_t w0 = timeutil_mono_ns();
+        for (size_t i = 0; i < nall * nregions; i++) {
+            size_t len;
+            char *req =
+                sign_request(&all[i / nregions], regions[i % nregions], port, BODY_ALL, &len);
+            int st = round_trip(&probe, req, len, &body);
+            free(req);
+            if (st != 200) {
+                fprintf(stderr, "bench_sandbox: warm-up answer %d for account %s:\n%.600s\n", st,
+                        all[i / nregions].account, strbuf_str(&body));
+                return 1;
+            }
+            warm_instances += count(strbuf_str(&body), "<instanceId>");
+            warm_pairs++;
+        }
+        warm_s = (double)(timeutil_mono_ns() - w0) / 1e9;
+        for (size_t i = 0; i < nall; i++) {
+            free(all[i].account);
+            free(all[i].id);
+            free(all[i].secret);
+        }
+        free(all);
+    }
     close(probe.fd);
     strbuf_free(&probe.in);
 
@@ -289,6 +360,9 @@ int main(int argc, char **argv)
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &conns[i]};
         epoll_ctl(ep, EPOLL_CTL_ADD, conns[i].fd, &ev);
     }
+    size_t received = 0;
+    double server0 = server_pid ? proc_cpu_seconds(server_pid) : -1;
+    double client0 = self_cpu_seconds();
     t0 = timeutil_mono_ns();
     for (int i = 0; i < nconns && sent < total; i++) {
         size_t b = (size_t)(sent++ % (long)nbatch);
@@ -312,14 +386,25 @@ int main(int argc, char **argv)
                 fprintf(stderr, "bench_sandbox: connection closed by the sandbox\n");
                 return 1;
             }
-            strbuf_append(&c->in, buf, (size_t)r);
-            if (!answer_complete(c))
+            /* Only the headers are kept; the body is counted. */
+            if (c->need == 0)
+                strbuf_append(&c->in, buf, (size_t)r);
+            c->got += (size_t)r;
+            if (c->need == 0 && !answer_complete(c))
                 continue;
+            if (c->got < c->need)
+                continue;
+            if (c->got > c->need) {
+                fprintf(stderr, "bench_sandbox: %zu bytes beyond the answer's length\n",
+                        c->got - c->need);
+                return 1;
+            }
             if (c->status != 200)
                 failed++;
             done++;
+            received += c->got;
             strbuf_reset(&c->in);
-            c->need = 0;
+            c->need = c->got = 0;
             if (sent < total) {
                 size_t b = (size_t)(sent++ % (long)nbatch);
                 if (write(c->fd, batch[b], lens[b]) != (ssize_t)lens[b]) {
@@ -330,9 +415,21 @@ int main(int argc, char **argv)
         }
     }
     double secs = (double)(timeutil_mono_ns() - t0) / 1e9;
+    double server_cpu = server0 >= 0 ? proc_cpu_seconds(server_pid) - server0 : -1;
+    double client_cpu = self_cpu_seconds() - client0;
     printf("pairs=%zu batch=%zu sign_us=%.1f instances_per_page=%.1f bytes_per_answer=%zu\n",
            npairs, nbatch, sign_us, (double)instances / (double)nbatch, bytes / nbatch);
-    printf("requests=%ld connections=%d failed=%ld seconds=%.3f\n", done, nconns, failed, secs);
+    if (warm_pairs)
+        printf("warm_pairs=%zu warm_instances=%zu warm_seconds=%.2f\n", warm_pairs, warm_instances,
+               warm_s);
+    printf("requests=%ld connections=%d failed=%ld seconds=%.3f mib_received=%.0f\n", done, nconns,
+           failed, secs, (double)received / 1048576.0);
+    printf("client_cpu_seconds=%.2f client_busy_pct=%.0f\n", client_cpu, 100.0 * client_cpu / secs);
+    if (server_cpu >= 0)
+        printf("server_cpu_seconds=%.2f server_busy_pct=%.0f server_us_per_request=%.1f "
+               "rate_per_server_cpu_second=%.0f\n",
+               server_cpu, 100.0 * server_cpu / secs, 1e6 * server_cpu / (double)done,
+               (double)done / server_cpu);
     printf("rate=%.0f\n", (double)done / secs);
 
     for (int i = 0; i < nconns; i++) {

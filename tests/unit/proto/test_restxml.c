@@ -85,7 +85,8 @@ static void expect_path(const char *bucket, const char *key, const char *want)
     strbuf sb = STRBUF_INIT;
     err e;
     if (!restxml_path(bucket, key, &sb, &e))
-        fail_msg("path(%s, %s) failed: %s", bucket, key, e.message);
+        fail_msg("path(%s, %s) failed: %s", bucket ? bucket : "NULL", key ? key : "NULL",
+                 e.message);
     assert_string_equal(strbuf_str(&sb), want);
     strbuf_free(&sb);
 }
