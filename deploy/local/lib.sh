@@ -122,7 +122,7 @@ sandbox_start() {
   shift 4
   mkdir -p "$dir/aws"
   setsid "$build/services/sandbox/escher-sandbox" --port "$port" --admin-port "$admin" \
-    --aws-config-dir "$dir/aws" "$@" >>"$dir/sandbox.log" 2>&1 </dev/null &
+    --aws-config "$dir/aws" "$@" >>"$dir/sandbox.log" 2>&1 </dev/null &
   echo $! >"$dir/sandbox.pid"
   echo "$port" >"$dir/port"
   echo "$admin" >"$dir/admin-port"

@@ -102,7 +102,7 @@ static int run(const opts *o, logger *log)
             goto out;
         }
     }
-    const char *cfgdir = opts_get_string(o, "aws-config-dir");
+    const char *cfgdir = opts_get_string(o, "aws-config");
     if (cfgdir && !awsconfig_write(w, cfgdir, &e)) {
         log_error(log, "cannot write the AWS profiles", LOG_STR("error", e.message));
         world_free(w);

@@ -93,8 +93,8 @@ static const opts_def sandbox_defs[] = {
      .metavar = "ID",
      .help = "ExternalId the simulated member roles require in sts:AssumeRole. Unset: a random "
              "one, written to the log at start."},
-    {.name = "aws-config-dir",
-     .env = "ESCHER_SANDBOX_AWS_CONFIG_DIR",
+    {.name = "aws-config",
+     .env = "ESCHER_SANDBOX_AWS_CONFIG",
      .type = OPTS_STRING,
      .group = "Simulation",
      .metavar = "DIR",

@@ -71,7 +71,7 @@ trap cleanup EXIT
 start() {
   : >"$tmp/log"
   "${pin_server[@]}" "$sandbox" --listen 127.0.0.1 --port 0 --admin-port 0 --no-throttle \
-    --log-level info --aws-config-dir "$tmp/aws" "$@" 2>"$tmp/log" &
+    --log-level info --aws-config "$tmp/aws" "$@" 2>"$tmp/log" &
   pid=$!
   for _ in $(seq 1 600); do
     if grep -q '"msg":"listening"' "$tmp/log"; then

@@ -75,7 +75,7 @@ class Sandbox:
         self.log_path = os.path.join(self.tmp, "sandbox.log")
         self._log = open(self.log_path, "wb")
         cmd = [sandbox_binary(), "--listen", "127.0.0.1", "--port", "0", "--admin-port", "0",
-               "--aws-config-dir", self.config_dir, "--log-level", "info"] + self.args
+               "--aws-config", self.config_dir, "--log-level", "info"] + self.args
         env = {k: v for k, v in os.environ.items() if not k.startswith("ESCHER_SANDBOX_")}
         self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + timeout

@@ -145,7 +145,7 @@ bool sbx_start(sbx *s, err *e)
                     "--admin-port",
                     "0",
                     "--no-throttle",
-                    "--aws-config-dir",
+                    "--aws-config",
                     aws_dir,
                     "--accounts",
                     accounts,

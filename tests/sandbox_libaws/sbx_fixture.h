@@ -1,6 +1,6 @@
 /* The sandbox fixture of the lib/aws tests: one escher-sandbox process on
  * free loopback ports (posix_spawn, --no-throttle, a temporary
- * --aws-config-dir), its admin API, lib/aws clients built from the profiles
+ * --aws-config), its admin API, lib/aws clients built from the profiles
  * it writes, and one way to call AWS in either mode — blocking
  * (aws_client_call) or asynchronous (aws_client_call_async on the
  * fixture's event_base) — so each scenario runs through both.

@@ -9,6 +9,7 @@ void test_profiles(void **state);
 void test_caller_identity(void **state);
 void test_assume_role(void **state);
 void test_errors(void **state);
+void test_endpoint_from_environment(void **state);
 
 /* test_readonly.c */
 void test_readonly(void **state);

@@ -466,3 +466,30 @@ void test_errors(void **state)
     sbx_jobs_free(jobs, n);
     json_decref(world);
 }
+
+/* The SDKs' endpoint variables reach the sandbox with no endpoint option:
+ * AWS_ENDPOINT_URL for every service, AWS_ENDPOINT_URL_STS for one. (Debian's
+ * awscli 2.9 and botocore 1.29 predate these variables, so lib/aws is the
+ * client that shows it.) */
+void test_endpoint_from_environment(void **state)
+{
+    (void)state;
+    sbx *s = g_sbx;
+    sbx_client *mgmt = sbx_client_profile(s, "mgmt");
+    static const char *const vars[] = {"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_STS"};
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        setenv(vars[i], s->endpoint, 1);
+        aws_client_options o = {.region = SBX_REGION1};
+        err e = {0};
+        aws_client *c = aws_client_new(&o, mgmt->creds, NULL, &e);
+        assert_non_null(c);
+        sts_identity id = {0};
+        bool ok = sts_get_caller_identity(c, &id, &e);
+        unsetenv(vars[i]);
+        if (!ok)
+            fail_msg("%s=%s: %s", vars[i], s->endpoint, e.message);
+        assert_string_equal(id.account, s->mgmt_id);
+        sts_identity_free(&id);
+        aws_client_free(c);
+    }
+}

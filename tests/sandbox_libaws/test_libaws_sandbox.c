@@ -63,6 +63,7 @@ int main(void)
         cmocka_unit_test(test_blocking_wrappers),
         BOTH(test_paging),
         BOTH(test_errors),
+        cmocka_unit_test(test_endpoint_from_environment),
         BOTH(test_ec2_lifecycle),
         BOTH(test_ec2_tags),
         BOTH(test_ebs),

@@ -14,7 +14,7 @@
  *   bench_sandbox PORT CREDENTIALS ACCOUNTS REGIONS REQUESTS CONNECTIONS
  *                 [SERVER_PID [ALL_ACCOUNTS]]
  *
- * CREDENTIALS: the sandbox's --aws-config-dir credentials file; ACCOUNTS: a
+ * CREDENTIALS: the sandbox's --aws-config credentials file; ACCOUNTS: a
  * file of account ids (profiles acct-<id>), one a line; REGIONS: a comma
  * list. SERVER_PID: the sandbox's process, whose CPU time (from /proc) over
  * the timed run is reported with the client's own. ALL_ACCOUNTS: accounts
