@@ -475,19 +475,9 @@ static bool format_amz_date(time_t when, char out[TIMEUTIL_AMZ_LEN], err *e)
     if (when < 0 || when > (time_t)253402300799) /* 9999-12-31T23:59:59Z */
         return err_set(e, ERR_INVALID, "sigv4: signing time %lld is outside years 1970-9999",
                        (long long)when);
-    int64_t days = (int64_t)when / 86400;
-    int64_t secs = (int64_t)when % 86400;
-    /* Howard Hinnant's civil_from_days. */
-    int64_t z = days + 719468;
-    int64_t era = z / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    int64_t d = doy - (153 * mp + 2) / 5 + 1;
-    int64_t m = mp < 10 ? mp + 3 : mp - 9;
-    int64_t y = yoe + era * 400 + (m <= 2);
-    int64_t fields[6] = {y, m, d, secs / 3600, secs / 60 % 60, secs % 60};
+    timeutil_civil c;
+    timeutil_civil_from_time(when, &c);
+    int64_t fields[6] = {c.year, c.month, c.day, c.hour, c.min, c.sec};
     static const int widths[6] = {4, 2, 2, 2, 2, 2};
     char *p = out;
     for (int f = 0; f < 6; f++) {

@@ -83,6 +83,36 @@ void strbuf_hex(strbuf *sb, const unsigned char *data, size_t len)
     sb->buf[sb->len] = '\0';
 }
 
+static int hex_digit(int ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
+    return -1;
+}
+
+void strbuf_form_decode(strbuf *sb, const char *s, size_t n)
+{
+    strbuf_grow(sb, n);
+    char *out = sb->buf + sb->len;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        int hi, lo;
+        if (s[i] == '%' && i + 2 < n && (hi = hex_digit((unsigned char)s[i + 1])) >= 0 &&
+            (lo = hex_digit((unsigned char)s[i + 2])) >= 0) {
+            out[o++] = (char)(hi << 4 | lo);
+            i += 2;
+        } else {
+            out[o++] = s[i] == '+' ? ' ' : s[i];
+        }
+    }
+    sb->len += o;
+    sb->buf[sb->len] = '\0';
+}
+
 void strbuf_reset(strbuf *sb)
 {
     strbuf_truncate(sb, 0);

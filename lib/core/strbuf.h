@@ -31,6 +31,10 @@ void strbuf_printf(strbuf *sb, const char *fmt, ...) __attribute__((format(print
 void strbuf_vprintf(strbuf *sb, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 /* Appends bytes as lower-case hex. */
 void strbuf_hex(strbuf *sb, const unsigned char *data, size_t len);
+/* Appends s[0..n) decoded as application/x-www-form-urlencoded: %XX as the
+ * byte, '+' as a space; a '%' not followed by two hex digits stays literal,
+ * as servers answering AWS clients treat it. */
+void strbuf_form_decode(strbuf *sb, const char *s, size_t n);
 /* Empties without freeing. */
 void strbuf_reset(strbuf *sb);
 /* Shortens to len bytes (no-op if already shorter). */

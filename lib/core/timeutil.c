@@ -54,6 +54,37 @@ void timeutil_format_log(int64_t ms, char out[25])
     snprintf(out, 25, "%.19s.%03uZ", secs_part, (unsigned)(ms % 1000) % 1000u);
 }
 
+void timeutil_civil_from_time(time_t t, timeutil_civil *out)
+{
+    int64_t days = (int64_t)t / 86400, secs = (int64_t)t % 86400;
+    if (secs < 0) {
+        secs += 86400;
+        days--;
+    }
+    int64_t z = days + 719468; /* days from 0000-03-01 */
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    out->day = (int)(doy - (153 * mp + 2) / 5 + 1);
+    out->month = (int)(mp < 10 ? mp + 3 : mp - 9);
+    out->year = yoe + era * 400 + (out->month <= 2);
+    out->hour = (int)(secs / 3600);
+    out->min = (int)(secs / 60 % 60);
+    out->sec = (int)(secs % 60);
+}
+
+int64_t timeutil_days_from_civil(int64_t year, int month, int day)
+{
+    year -= month <= 2;
+    int64_t era = (year >= 0 ? year : year - 399) / 400;
+    int64_t yoe = year - era * 400;
+    int64_t doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
 /* Reads exactly n digits; returns -1 if any is not a digit. */
 static int digits(const char *s, int n)
 {

@@ -27,6 +27,21 @@ void timeutil_format_amz(time_t t, char out[TIMEUTIL_AMZ_LEN]);
 /* Formats t with milliseconds, "YYYY-MM-DDTHH:MM:SS.mmmZ", for log lines (25 bytes). */
 void timeutil_format_log(int64_t ms, char out[25]);
 
+/* UTC calendar fields by arithmetic (Howard Hinnant's civil-calendar
+ * algorithms, proleptic Gregorian): signing and the sandbox format thousands
+ * of timestamps a second, and gmtime_r costs more than the rest of that work.
+ * Valid for every time_t, negative ones included. */
+typedef struct timeutil_civil {
+    int64_t year;
+    int month; /* 1-12 */
+    int day;   /* 1-31 */
+    int hour, min, sec;
+} timeutil_civil;
+
+void timeutil_civil_from_time(time_t t, timeutil_civil *out);
+/* Days since 1970-01-01 of year-month-day (month 1-12); negative before 1970. */
+int64_t timeutil_days_from_civil(int64_t year, int month, int day);
+
 /* Parses ISO 8601 / RFC 3339 as AWS writes it: "2015-08-30T12:36:00Z",
  * optional fractional seconds, "Z" or "+HH:MM"/"-HH:MM". Also accepts the
  * compact SigV4 form "20150830T123600Z". Fails with ERR_PARSE quoting s. */

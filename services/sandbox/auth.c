@@ -106,31 +106,13 @@ static auth_status parse_header(const char *h, sbx_auth *a)
     return AUTH_OK;
 }
 
-static int hexval(int ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
+/* s[0..n) form-decoded into out, truncated to outlen - 1 bytes. */
 static void pct_decode(char *out, size_t outlen, const char *s, size_t n)
 {
-    size_t o = 0;
-    for (size_t i = 0; i < n && o + 1 < outlen; i++) {
-        int hi, lo;
-        if (s[i] == '%' && i + 2 < n && (hi = hexval((unsigned char)s[i + 1])) >= 0 &&
-            (lo = hexval((unsigned char)s[i + 2])) >= 0) {
-            out[o++] = (char)(hi << 4 | lo);
-            i += 2;
-        } else {
-            out[o++] = s[i] == '+' ? ' ' : s[i];
-        }
-    }
-    out[o] = '\0';
+    strbuf sb = STRBUF_INIT;
+    strbuf_form_decode(&sb, s, n);
+    copy_span(out, outlen, strbuf_str(&sb), sb.len);
+    strbuf_free(&sb);
 }
 
 /* Finds query parameter `name` in a raw query; decoded into out. */

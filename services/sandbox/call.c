@@ -7,6 +7,7 @@
 #include "server.h"
 
 #include "core/log.h"
+#include "core/timeutil.h"
 #include "core/xmalloc.h"
 
 #include <ctype.h>
@@ -150,36 +151,12 @@ int call_state_delay(const sbx_call *c)
 
 /* ---- parameters ---- */
 
-static int hexval(int ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
-/* Form decoding: %XX and '+' as space; a stray '%' stays literal. */
+/* A new string holding s[0..n) form-decoded (strbuf_form_decode). */
 static char *form_decode(const char *s, size_t n)
 {
-    char *out = xmalloc(n + 1);
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        int hi, lo;
-        if (s[i] == '%' && i + 2 < n && (hi = hexval((unsigned char)s[i + 1])) >= 0 &&
-            (lo = hexval((unsigned char)s[i + 2])) >= 0) {
-            out[o++] = (char)(hi << 4 | lo);
-            i += 2;
-        } else if (s[i] == '+') {
-            out[o++] = ' ';
-        } else {
-            out[o++] = s[i];
-        }
-    }
-    out[o] = '\0';
-    return out;
+    strbuf sb = STRBUF_INIT;
+    strbuf_form_decode(&sb, s, n);
+    return strbuf_detach(&sb);
 }
 
 static void add_param(sbx_call *c, char *name, char *value)
@@ -431,26 +408,15 @@ void call_xml_double(sbx_call *c, const char *name, double v)
     put_raw_element(c, name, buf);
 }
 
-/* Howard Hinnant's civil_from_days: gmtime_r costs more than the rest of an
- * element, and instances carry several timestamps. */
+/* AWS's timestamp with milliseconds; timeutil_civil_from_time because
+ * gmtime_r costs more than the rest of an element, and instances carry
+ * several timestamps. */
 static void format_time_ms(time_t t, char out[25])
 {
-    int64_t days = (int64_t)t / 86400, secs = (int64_t)t % 86400;
-    if (secs < 0) {
-        secs += 86400;
-        days--;
-    }
-    int64_t z = days + 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    int64_t d = doy - (153 * mp + 2) / 5 + 1;
-    int64_t m = mp < 10 ? mp + 3 : mp - 9;
-    int64_t y = yoe + era * 400 + (m <= 2);
-    snprintf(out, 25, "%04d-%02d-%02dT%02d:%02d:%02d.000Z", (int)y, (int)m, (int)d,
-             (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60));
+    timeutil_civil c;
+    timeutil_civil_from_time(t, &c);
+    snprintf(out, 25, "%04d-%02d-%02dT%02d:%02d:%02d.000Z", (int)c.year, c.month, c.day, c.hour,
+             c.min, c.sec);
 }
 
 void call_xml_time(sbx_call *c, const char *name, time_t t)

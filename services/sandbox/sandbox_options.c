@@ -3,11 +3,11 @@
  * SigV4 signing it verifies, so these options describe only the simulation. */
 #include "sandbox_options.h"
 
+#include "core/log.h"
+
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
-
-static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
 
 /* AWS allows 2-1224 characters from [A-Za-z0-9+=,.@:/_-] in an ExternalId. */
 static bool check_external_id(const char *value, err *e)
@@ -161,7 +161,7 @@ static const opts_def sandbox_defs[] = {
      .env = "ESCHER_SANDBOX_LOG_LEVEL",
      .type = OPTS_ENUM,
      .def = "info",
-     .choices = log_levels,
+     .choices = log_level_names,
      .group = "Process",
      .help = "Least severe log lines written to stderr (JSON, one object per line)."},
 };

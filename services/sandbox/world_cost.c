@@ -4,6 +4,8 @@
  * always gets the same answer. */
 #include "world_internal.h"
 
+#include "core/timeutil.h"
+
 #include <math.h>
 #include <string.h>
 
@@ -88,36 +90,13 @@ static int weekday(long days)
     return (int)(((days % 7) + 11) % 7);
 }
 
-/* Howard Hinnant's civil calendar conversions (proleptic Gregorian). */
-static long days_from_civil(long y, long m, long d)
-{
-    y -= m <= 2;
-    long era = (y >= 0 ? y : y - 399) / 400;
-    long yoe = y - era * 400;
-    long doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-static void civil_from_days(long z, long *y, long *m)
-{
-    z += 719468;
-    long era = (z >= 0 ? z : z - 146096) / 146097;
-    long doe = z - era * 146097;
-    long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    long mp = (5 * doy + 2) / 153;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = yoe + era * 400 + (*m <= 2);
-}
-
 /* The first day with costs: the first of the month twelve months before
  * the generation month, so MONTHLY queries see 13 calendar months. */
 static time_t history_start(time_t generated_at)
 {
-    long y, m;
-    civil_from_days(day_number(generated_at), &y, &m);
-    return (time_t)days_from_civil(y - 1, m, 1) * DAY;
+    timeutil_civil c;
+    timeutil_civil_from_time(generated_at, &c);
+    return (time_t)timeutil_days_from_civil(c.year - 1, c.month, 1) * DAY;
 }
 
 static bool region_simulated(const world *w, const char *region)

@@ -42,6 +42,20 @@ static void test_grow_terminates(void **state)
     strbuf_free(&sb);
 }
 
+static void test_form_decode(void **state)
+{
+    (void)state;
+    strbuf sb = STRBUF_INIT;
+    const char in[] = "a%2Fb+c%zz%4";
+    strbuf_form_decode(&sb, in, strlen(in));
+    assert_string_equal(strbuf_str(&sb), "a/b c%zz%4");
+    strbuf_reset(&sb);
+    strbuf_form_decode(&sb, "%e2%9C%93%00x", 13); /* bytes, NUL included */
+    assert_int_equal(sb.len, 5);
+    assert_memory_equal(sb.buf, "\xe2\x9c\x93\0x", 5);
+    strbuf_free(&sb);
+}
+
 static void test_hex_and_detach(void **state)
 {
     (void)state;
@@ -66,6 +80,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_append_and_grow),
         cmocka_unit_test(test_grow_terminates),
+        cmocka_unit_test(test_form_decode),
         cmocka_unit_test(test_hex_and_detach),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

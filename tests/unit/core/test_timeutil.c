@@ -57,6 +57,33 @@ static void test_parse_http_date(void **state)
     assert_false(timeutil_parse_http_date("Sun, 30 Aug 2015 12:36:00 PST", &t, &e));
 }
 
+static void test_civil_matches_gmtime(void **state)
+{
+    (void)state;
+    /* Every day boundary and odd second over 1900-2200, plus extremes. */
+    for (int64_t t = -2208988800LL; t < 7258118400LL; t += 86400 * 7 + 3607) {
+        struct tm tm;
+        time_t tt = (time_t)t;
+        gmtime_r(&tt, &tm);
+        timeutil_civil c;
+        timeutil_civil_from_time(tt, &c);
+        assert_int_equal(c.year, tm.tm_year + 1900);
+        assert_int_equal(c.month, tm.tm_mon + 1);
+        assert_int_equal(c.day, tm.tm_mday);
+        assert_int_equal(c.hour, tm.tm_hour);
+        assert_int_equal(c.min, tm.tm_min);
+        assert_int_equal(c.sec, tm.tm_sec);
+        int64_t days = t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
+        assert_int_equal(timeutil_days_from_civil(c.year, c.month, c.day), days);
+    }
+    timeutil_civil c;
+    timeutil_civil_from_time(-1, &c); /* 1969-12-31T23:59:59 */
+    assert_int_equal(c.year, 1969);
+    assert_int_equal(c.day, 31);
+    assert_int_equal(c.sec, 59);
+    assert_int_equal(timeutil_days_from_civil(2000, 3, 1), 11017);
+}
+
 static void test_clocks(void **state)
 {
     (void)state;
@@ -70,9 +97,8 @@ static void test_clocks(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_format),
-        cmocka_unit_test(test_parse_iso8601),
-        cmocka_unit_test(test_parse_http_date),
+        cmocka_unit_test(test_format),          cmocka_unit_test(test_parse_iso8601),
+        cmocka_unit_test(test_parse_http_date), cmocka_unit_test(test_civil_matches_gmtime),
         cmocka_unit_test(test_clocks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
