@@ -8,7 +8,7 @@ PACKAGES=(
   libcurl4-openssl-dev libssl-dev libpq-dev libevent-dev libjansson-dev libhiredis-dev
   libexpat1-dev libsqlite3-dev libedit-dev libcmocka-dev libinih-dev
   postgresql redis-server
-  python3 python3-botocore python3-boto3 awscli
+  python3 python3-botocore python3-boto3 python3-yaml awscli
   clang-format gcovr curl procps iproute2 util-linux passwd
 )
 
