@@ -14,6 +14,7 @@
 #include "core/xmalloc.h"
 
 #include <event2/event.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,11 +46,15 @@ static bool write_text(const char *path, const char *text, err *e)
 {
     FILE *f = fopen(path, "wb");
     if (f == NULL)
-        return err_set(e, ERR_IO, "cannot write world file '%s'", path);
+        return err_set(e, ERR_IO, "cannot write world file '%s': %s", path, strerror(errno));
     bool ok = fputs(text, f) >= 0;
-    ok = fclose(f) == 0 && ok;
+    int saved = errno;
+    if (fclose(f) != 0 && ok) {
+        ok = false;
+        saved = errno;
+    }
     if (!ok)
-        return err_set(e, ERR_IO, "cannot write world file '%s'", path);
+        return err_set(e, ERR_IO, "cannot write world file '%s': %s", path, strerror(saved));
     return true;
 }
 
@@ -59,12 +64,19 @@ static int run(const opts *o, logger *log)
     size_t nregions = 0;
     char **regions = split_regions(opts_get_string(o, "regions"), &nregions);
     char generated_id[33];
+    err e;
     const char *external_id = opts_get_string(o, "external-id");
     if (external_id == NULL) {
+        /* A guessable fallback would defeat the point of an ExternalId. */
         if (!secure_random_string(generated_id, 32,
                                   "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
-                                  NULL))
-            snprintf(generated_id, sizeof generated_id, "escher-sandbox-external-id");
+                                  &e)) {
+            log_error(log, "cannot generate an external id", LOG_STR("error", e.message));
+            for (size_t i = 0; i < nregions; i++)
+                free(regions[i]);
+            free(regions);
+            return 1;
+        }
         external_id = generated_id;
     }
     sbx_world_source src = {
@@ -80,7 +92,6 @@ static int run(const opts *o, logger *log)
         .world_file = opts_get_string(o, "world"),
     };
     int status = 1;
-    err e;
     struct event_base *base = NULL;
     sbx_server *srv = NULL;
     struct event *sigint = NULL, *sigterm = NULL;
@@ -111,6 +122,11 @@ static int run(const opts *o, logger *log)
 
     signal(SIGPIPE, SIG_IGN);
     base = event_base_new();
+    if (base == NULL) {
+        log_error(log, "cannot create the event loop");
+        world_free(w);
+        goto out;
+    }
     sbx_server_config cfg = {
         .listen = opts_get_string(o, "listen"),
         .port = (int)opts_get_int(o, "port"),
