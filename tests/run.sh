@@ -17,9 +17,10 @@ JOBS=$(nproc)
 # shellcheck source=../deploy/local/lib.sh
 . "$ROOT/deploy/local/lib.sh"
 
+mkdir -p "$BUILD"
 echo "== configure and build ($BUILD: Debug, ASan+UBSan, -Werror)"
-cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Debug -DESCHER_SANITIZE=ON -DESCHER_WERROR=ON >"$BUILD.configure.log" 2>&1 ||
-  { cat "$BUILD.configure.log"; exit 1; }
+cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Debug -DESCHER_SANITIZE=ON -DESCHER_WERROR=ON >"$BUILD/configure.log" 2>&1 ||
+  { cat "$BUILD/configure.log"; exit 1; }
 cmake --build "$BUILD" -j "$JOBS" 2>&1 | grep -v '^\[' || true
 [ "${PIPESTATUS[0]}" -eq 0 ] || { echo "build failed" >&2; exit 1; }
 
