@@ -151,6 +151,15 @@ static void trim_newlines(char *s)
         s[--n] = '\0';
 }
 
+/* Notices ("relation ... already exists, skipping") are expected outcomes of
+ * idempotent statements, not problems; libpq would print them to stderr and
+ * break the JSON-lines log. Warnings and errors still arrive as results. */
+static void ignore_notice(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
 PGconn *db_connect(const char *url, err *e)
 {
     if (url == NULL || *url == '\0') {
@@ -158,8 +167,10 @@ PGconn *db_connect(const char *url, err *e)
         return NULL;
     }
     PGconn *c = PQconnectdb(url);
-    if (c != NULL && PQstatus(c) == CONNECTION_OK)
+    if (c != NULL && PQstatus(c) == CONNECTION_OK) {
+        PQsetNoticeProcessor(c, ignore_notice, NULL);
         return c;
+    }
     char safe[512];
     db_redact_url(url, safe, sizeof safe);
     strbuf m = STRBUF_INIT;

@@ -7,6 +7,7 @@
  * URL names an empty database; the schema is applied first (not timed). */
 #include "core/err.h"
 #include "core/timeutil.h"
+#include "db/db.h"
 #include "db/migrate.h"
 #include "queue/queue.h"
 
@@ -19,9 +20,10 @@
 
 static PGconn *connect_or_die(const char *url)
 {
-    PGconn *c = PQconnectdb(url);
-    if (PQstatus(c) != CONNECTION_OK) {
-        fprintf(stderr, "bench_queue: cannot connect: %s", PQerrorMessage(c));
+    err e;
+    PGconn *c = db_connect(url, &e);
+    if (c == NULL) {
+        fprintf(stderr, "bench_queue: %s\n", e.message);
         exit(1);
     }
     return c;
