@@ -187,6 +187,18 @@ class IamTest(SandboxTestCase):
         self.assertEqual(base64.b64decode(cli["Content"]).decode(), text)
         rc, _, err = self.sb.aws("iam", "get-credential-report", profile="mgmt")
         self.assertCliError("ReportNotPresent", rc, err)
+        # The CLI generates one too: STARTED, then COMPLETE, then it can be read.
+        states = []
+        for _ in range(2):
+            rc, out, err = self.sb.aws("iam", "generate-credential-report", profile="mgmt")
+            self.assertEqual(rc, 0, err)
+            states.append(out["State"])
+        self.assertEqual(states, ["STARTED", "COMPLETE"])
+        rc, out, err = self.sb.aws("iam", "get-credential-report", profile="mgmt")
+        self.assertEqual(rc, 0, err)
+        mgmt_rows = list(csv.reader(io.StringIO(base64.b64decode(out["Content"]).decode())))
+        self.assertEqual(mgmt_rows[0], REPORT_HEADER)
+        self.assertEqual(mgmt_rows[1][1], f"arn:aws:iam::{self.mgmt}:root")
 
     def test_password_policy(self):
         found, missing = 0, 0
