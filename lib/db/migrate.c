@@ -175,7 +175,7 @@ static bool table_exists(PGconn *conn, bool *exists, err *e)
 {
     PGresult *r = db_query(conn, "SELECT to_regclass('schema_migrations') IS NOT NULL", 0, NULL, e);
     if (r == NULL)
-        return err_prefix(e, "checking for schema_migrations: ");
+        return err_prefix(e, "checking for schema_migrations");
     *exists = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
     PQclear(r);
     return true;
@@ -233,7 +233,7 @@ static int line_of(const char *sql, const char *pos)
 static bool apply_one(PGconn *conn, const char *dir, const mfile *f, err *e)
 {
     if (!db_begin(conn, e))
-        return err_prefix(e, "applying \"%s/%s\": ", dir, f->name);
+        return err_prefix(e, "applying \"%s/%s\"", dir, f->name);
     /* Simple-query protocol: a file holds many statements and no parameters. */
     PGresult *r = PQexec(conn, f->sql);
     ExecStatusType s = PQresultStatus(r);
@@ -266,7 +266,7 @@ static bool apply_one(PGconn *conn, const char *dir, const mfile *f, err *e)
                  p, NULL, e) ||
         !db_commit(conn, e)) {
         db_rollback(conn, NULL);
-        return err_prefix(e, "recording \"%s/%s\": ", dir, f->name);
+        return err_prefix(e, "recording \"%s/%s\"", dir, f->name);
     }
     return true;
 }
@@ -311,7 +311,7 @@ bool migrate_apply(PGconn *conn, const char *dir, int *applied_count, err *e)
     const char *kp[1] = {key};
     if (!db_exec(conn, "SELECT pg_advisory_lock($1::bigint)", 1, kp, NULL, e)) {
         mfiles_free(files, nf);
-        return err_prefix(e, "taking the migration lock: ");
+        return err_prefix(e, "taking the migration lock");
     }
     applied_row *rows = NULL;
     size_t nr = 0;

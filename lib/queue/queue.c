@@ -132,7 +132,7 @@ static bool tx_end(PGconn *conn, bool own, bool ok, const char *what, err *e)
 static bool set_tenant(PGconn *conn, const char *tenant_id, const char *what, err *e)
 {
     if (!db_set_tenant(conn, tenant_id, e))
-        return err_prefix(e, "%s: ", what);
+        return err_prefix(e, "%s", what);
     return true;
 }
 
@@ -210,7 +210,7 @@ bool queue_enqueue(PGconn *conn, const queue_new_job *job, char id_out[QUEUE_ID_
     PQclear(r);
     ok = tx_end(conn, own, ok, what, e);
     if (!ok)
-        err_prefix(e, "kind '%s' for tenant %s: ", job->kind, job->tenant_id);
+        err_prefix(e, "kind '%s' for tenant %s", job->kind, job->tenant_id);
     return ok;
 }
 
@@ -269,7 +269,7 @@ bool queue_lease(PGconn *conn, const char *worker_id, const char *const *kinds, 
             4, p, PGRES_TUPLES_OK, "lease", e);
     strbuf_free(&arr);
     if (r == NULL)
-        return err_prefix(e, "worker '%s': ", worker_id);
+        return err_prefix(e, "worker '%s'", worker_id);
     int rows = PQntuples(r);
     for (int i = 0; i < rows && (size_t)i < batch; i++) {
         queue_job *j = &out[i];
@@ -318,7 +318,7 @@ bool queue_heartbeat(PGconn *conn, const char *job_id, const char *worker_id, in
             " RETURNING cancel_requested",
             3, p, PGRES_TUPLES_OK, "heartbeat", e);
     if (r == NULL)
-        return err_prefix(e, "job %s: ", job_id);
+        return err_prefix(e, "job %s", job_id);
     bool found = PQntuples(r) == 1;
     if (found && cancel_requested)
         *cancel_requested = PQgetvalue(r, 0, 0)[0] == 't';
@@ -341,7 +341,7 @@ bool queue_complete(PGconn *conn, const char *job_id, const char *worker_id, err
             " WHERE id = $1 AND state = 'leased' AND leased_by = $2",
             2, p, PGRES_COMMAND_OK, "complete", e);
     if (r == NULL)
-        return err_prefix(e, "job %s: ", job_id);
+        return err_prefix(e, "job %s", job_id);
     bool found = strcmp(PQcmdTuples(r), "1") == 0;
     PQclear(r);
     if (!found)
@@ -388,7 +388,7 @@ bool queue_fail(PGconn *conn, const char *job_id, const char *worker_id, const c
             "   FROM next WHERE j.id = next.id RETURNING j.state",
             6, p, PGRES_TUPLES_OK, "fail", e);
     if (r == NULL)
-        return err_prefix(e, "job %s: ", job_id);
+        return err_prefix(e, "job %s", job_id);
     bool found = PQntuples(r) == 1;
     if (found && requeued)
         *requeued = strcmp(PQgetvalue(r, 0, 0), "queued") == 0;
@@ -449,7 +449,7 @@ bool queue_cancel(PGconn *conn, const char *tenant_id, const char *job_id,
     }
     ok = tx_end(conn, own, ok, what, e);
     if (!ok && e && e->code != ERR_NOT_FOUND)
-        err_prefix(e, "job %s: ", job_id);
+        err_prefix(e, "job %s", job_id);
     return ok;
 }
 
@@ -559,7 +559,7 @@ bool queue_step_begin(PGconn *conn, const char *job_id, const char *worker_id, c
     }
     ok = tx_end(conn, own, ok, what, e);
     if (!ok && e && e->code == ERR_IO)
-        err_prefix(e, "job %s step '%s': ", job_id, name);
+        err_prefix(e, "job %s step '%s'", job_id, name);
     return ok;
 }
 
@@ -588,7 +588,7 @@ bool queue_step_finish(PGconn *conn, const char *job_id, const char *worker_id, 
     }
     ok = tx_end(conn, own, ok, what, e);
     if (!ok && e && e->code == ERR_IO)
-        err_prefix(e, "job %s step '%s': ", job_id, name);
+        err_prefix(e, "job %s step '%s'", job_id, name);
     return ok;
 }
 
