@@ -65,6 +65,15 @@ static const opts_def api_defs[] = {
      .max = 256,
      .group = "Storage",
      .help = "PostgreSQL connections kept open for request handling."},
+    {.name = "migrations-dir",
+     .env = "ESCHER_API_MIGRATIONS_DIR",
+     .type = OPTS_STRING,
+     .def = "migrations",
+     .group = "Storage",
+     .metavar = "DIR",
+     .help = "Directory of the NNNN_name.sql schema migrations that 'escher-api migrate' "
+             "applies. The default is relative to the current directory, so it works from a "
+             "source tree; installed deployments pass an absolute path."},
     {.name = "redis-url",
      .env = "ESCHER_API_REDIS_URL",
      .type = OPTS_URL,
@@ -96,6 +105,7 @@ static const opts_program api_program = {
     .summary = "Escher's HTTP/JSON API server: tenants, accounts, schedules, playbooks, "
                "approvals, reports, findings, costs, chat and audit, with /healthz and /metrics.",
     .config_env = "ESCHER_API_CONFIG",
+    .args_usage = "[COMMAND [ARGS...]]",
     .defs = api_defs,
     .ndefs = sizeof api_defs / sizeof api_defs[0],
 };

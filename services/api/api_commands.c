@@ -1,0 +1,468 @@
+/* escher-api's administrative commands: migrate and bootstrap.
+ *
+ * bootstrap and row-level security: the tenant rows are written under RLS, not
+ * around it. Inside the one transaction the new tenant's id is drawn first
+ * (gen_random_uuid) and set as escher.tenant_id (db_set_tenant) before any
+ * insert, so every row satisfies the tenant_isolation policies' WITH CHECK.
+ * The command therefore works for any login role with INSERT on tenants,
+ * users and api_tokens (a member of escher_api), and needs no superuser or
+ * BYPASSRLS. A duplicate tenant name is still caught: UNIQUE constraints are
+ * enforced across tenants whatever RLS hides. */
+#include "api_commands.h"
+
+#include "core/err.h"
+#include "core/log.h"
+#include "core/secure.h"
+#include "db/db.h"
+#include "db/migrate.h"
+
+#include <openssl/sha.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PROG "escher-api"
+
+/* 48 characters of 62: 285 bits, and not 40 long so the log redactor never
+ * takes an ExternalId for an AWS secret key. Alphanumerics only, so it can be
+ * pasted into a shell or a trust policy without quoting. */
+#define EXTERNAL_ID_LEN 48
+#define TOKEN_BYTES     32
+#define TOKEN_PREFIX    "esk_"
+#define TOKEN_LEN       (sizeof TOKEN_PREFIX - 1 + 2 * TOKEN_BYTES)
+
+static const char alnum[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+static logger *command_logger(const opts *o)
+{
+    log_level level = LOG_LEVEL_INFO;
+    log_level_parse(opts_get_string(o, "log-level"), &level, NULL);
+    return log_new(PROG, level, -1);
+}
+
+static int fail(FILE *err_stream, const char *command, const err *e)
+{
+    fprintf(err_stream, "%s: %s: %s\n", PROG, command, e->message);
+    return 1;
+}
+
+static void hex_encode(const unsigned char *in, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+/* ---- migrate ---------------------------------------------------------- */
+
+static const migrate_entry *entry_of(const migrate_entry *list, size_t n, int version)
+{
+    for (size_t i = 0; i < n; i++)
+        if (list[i].version == version)
+            return &list[i];
+    return NULL;
+}
+
+static int migrate_print_status(PGconn *conn, const char *dir, FILE *out, FILE *err_stream)
+{
+    err e;
+    err_clear(&e);
+    migrate_entry *list = NULL;
+    size_t n = 0;
+    if (!migrate_status(conn, dir, &list, &n, &e))
+        return fail(err_stream, "migrate", &e);
+    size_t bad = 0, pending = 0;
+    for (size_t i = 0; i < n; i++) {
+        const migrate_entry *m = &list[i];
+        fprintf(out, "%-32s %-12s %s\n", m->name, migrate_state_name(m->state),
+                m->applied_at[0] ? m->applied_at : "-");
+        if (m->state == MIGRATE_EDITED || m->state == MIGRATE_MISSING_FILE)
+            bad++;
+        else if (m->state == MIGRATE_PENDING)
+            pending++;
+    }
+    fprintf(out, "%zu migrations: %zu applied, %zu pending, %zu edited or missing\n", n,
+            n - pending - bad, pending, bad);
+    migrate_entries_free(list, n);
+    if (bad > 0) {
+        fprintf(err_stream,
+                "%s: migrate: applied migrations were edited or removed since; the database no "
+                "longer matches %s\n",
+                PROG, dir);
+        return 1;
+    }
+    return 0;
+}
+
+static int migrate_run(PGconn *conn, const char *dir, const logger *log, FILE *out,
+                       FILE *err_stream)
+{
+    err e;
+    err_clear(&e);
+    migrate_entry *before = NULL, *after = NULL;
+    size_t nbefore = 0, nafter = 0;
+    if (!migrate_status(conn, dir, &before, &nbefore, &e))
+        return fail(err_stream, "migrate", &e);
+    int applied = 0;
+    bool ok = migrate_apply(conn, dir, &applied, &e);
+    err e2;
+    err_clear(&e2);
+    /* List what this run applied even when a later file failed: those stay applied. */
+    if (migrate_status(conn, dir, &after, &nafter, &e2)) {
+        for (size_t i = 0; i < nafter; i++) {
+            const migrate_entry *b = entry_of(before, nbefore, after[i].version);
+            if (after[i].state == MIGRATE_APPLIED && (b == NULL || b->state == MIGRATE_PENDING))
+                fprintf(out, "applied %s\n", after[i].name);
+        }
+    }
+    migrate_entries_free(before, nbefore);
+    migrate_entries_free(after, nafter);
+    if (!ok) {
+        log_error(log, "migration failed", LOG_STR("dir", dir), LOG_INT("applied", applied),
+                  LOG_STR("error", e.message));
+        fprintf(out, "%d migrations applied before the failure\n", applied);
+        return fail(err_stream, "migrate", &e);
+    }
+    log_info(log, "migrations applied", LOG_STR("dir", dir), LOG_INT("applied", applied));
+    fprintf(out, "%d migrations applied; the database is up to date with %s\n", applied, dir);
+    return 0;
+}
+
+static int cmd_migrate(const opts *o, int argc, char *const *argv, FILE *out, FILE *err_stream)
+{
+    bool status = false;
+    if (argc == 2 && (strcmp(argv[1], "--status") == 0 || strcmp(argv[1], "status") == 0))
+        status = true;
+    else if (argc != 1) {
+        fprintf(err_stream, "%s: migrate: unexpected argument '%s'; usage: %s migrate [--status]\n",
+                PROG, argv[1], PROG);
+        return 2;
+    }
+    err e;
+    err_clear(&e);
+    const char *dir = opts_get_string(o, "migrations-dir");
+    PGconn *conn = db_connect(opts_get_string(o, "database-url"), &e);
+    if (conn == NULL)
+        return fail(err_stream, "migrate", &e);
+    logger *log = command_logger(o);
+    int rc = status ? migrate_print_status(conn, dir, out, err_stream)
+                    : migrate_run(conn, dir, log, out, err_stream);
+    log_free(log);
+    PQfinish(conn);
+    return rc;
+}
+
+/* ---- bootstrap -------------------------------------------------------- */
+
+bool api_email_valid(const char *email, err *e)
+{
+    size_t n = strlen(email);
+    const char *at = strchr(email, '@');
+    bool ok = n >= 3 && n <= 320 && at != NULL && at != email && strchr(at + 1, '@') == NULL;
+    if (ok) {
+        const char *domain = at + 1;
+        const char *dot = strchr(domain, '.');
+        ok = dot != NULL && dot != domain && domain[strlen(domain) - 1] != '.' &&
+             strstr(domain, "..") == NULL;
+    }
+    for (const char *p = email; ok && *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c <= ' ' || c == 0x7f || strchr("\"'<>(),;:\\[]", c) != NULL)
+            ok = false;
+    }
+    if (!ok) {
+        char *shown = log_redact_value(NULL, email);
+        err_set(e, ERR_INVALID,
+                "'%s' is not an email address (want one like 'name@example.com': one '@', a "
+                "dotted domain, no spaces or quotes)",
+                shown);
+        free(shown);
+    }
+    return ok;
+}
+
+static bool tenant_name_valid(const char *name, err *e)
+{
+    size_t n = strlen(name);
+    bool ok = n >= 1 && n <= 200;
+    for (const char *p = name; ok && *p; p++)
+        if ((unsigned char)*p < ' ' || *p == 0x7f)
+            ok = false;
+    if (!ok)
+        return err_set(e, ERR_INVALID,
+                       "tenant name '%s' must be 1 to 200 characters without control characters",
+                       name);
+    return true;
+}
+
+/* The tables bootstrap writes exist: otherwise the migrations were not applied. */
+static bool schema_ready(PGconn *conn, err *e)
+{
+    PGresult *r = db_query(conn,
+                           "SELECT to_regclass('public.tenants') IS NOT NULL "
+                           "AND to_regclass('public.users') IS NOT NULL "
+                           "AND to_regclass('public.api_tokens') IS NOT NULL",
+                           0, NULL, e);
+    if (r == NULL)
+        return err_prefix(e, "checking the schema");
+    bool ready = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    PQclear(r);
+    if (!ready)
+        return err_set(e, ERR_INVALID,
+                       "the database has no tenants, users or api_tokens table: the migrations "
+                       "are not applied; run '%s migrate' first",
+                       PROG);
+    return true;
+}
+
+/* Returns a single text value of the first row, malloc'd, or NULL with e set. */
+static char *query_value(PGconn *conn, const char *sql, int nparams, const char *const *params,
+                         err *e)
+{
+    PGresult *r = db_query(conn, sql, nparams, params, e);
+    if (r == NULL)
+        return NULL;
+    char *v = NULL;
+    if (PQntuples(r) == 1)
+        v = strdup(PQgetvalue(r, 0, 0));
+    else
+        err_set(e, ERR_INTERNAL, "expected one row, got %d", PQntuples(r));
+    PQclear(r);
+    return v;
+}
+
+typedef struct bootstrap_ids {
+    char *tenant_id, *user_id, *token_id;
+} bootstrap_ids;
+
+static void bootstrap_ids_free(bootstrap_ids *ids)
+{
+    free(ids->tenant_id);
+    free(ids->user_id);
+    free(ids->token_id);
+}
+
+/* The three inserts in one transaction; rolled back on any failure. */
+static bool bootstrap_insert(PGconn *conn, const char *tenant, const char *email,
+                             const char *external_id, const char *token_sha256_hex,
+                             bootstrap_ids *ids, err *e)
+{
+    if (!db_begin(conn, e))
+        return false;
+    ids->tenant_id = query_value(conn, "SELECT gen_random_uuid()::text", 0, NULL, e);
+    bool ok = ids->tenant_id != NULL;
+    ok = ok && db_set_tenant(conn, ids->tenant_id, e);
+    if (ok) {
+        const char *p[] = {ids->tenant_id, tenant, external_id};
+        ok = db_exec(conn, "INSERT INTO tenants (id, name, external_id) VALUES ($1, $2, $3)", 3, p,
+                     NULL, e);
+        if (!ok && strcmp(e->remote_code, "23505") == 0)
+            err_set(e, ERR_INVALID, "a tenant named '%s' already exists; nothing was created",
+                    tenant);
+    }
+    if (ok) {
+        const char *p[] = {ids->tenant_id, email};
+        ids->user_id = query_value(conn,
+                                   "INSERT INTO users (tenant_id, email, role) "
+                                   "VALUES ($1, $2, 'manager') RETURNING id::text",
+                                   2, p, e);
+        ok = ids->user_id != NULL;
+    }
+    if (ok) {
+        const char *p[] = {ids->tenant_id, ids->user_id, token_sha256_hex};
+        ids->token_id =
+            query_value(conn,
+                        "INSERT INTO api_tokens (tenant_id, user_id, token_sha256, name) "
+                        "VALUES ($1, $2, decode($3, 'hex'), 'bootstrap') RETURNING id::text",
+                        3, p, e);
+        ok = ids->token_id != NULL;
+    }
+    ok = ok && db_commit(conn, e);
+    if (!ok)
+        db_rollback(conn, NULL);
+    return ok;
+}
+
+static int bootstrap_usage(FILE *err_stream, const char *why)
+{
+    fprintf(err_stream, "%s: bootstrap: %s; usage: %s bootstrap --tenant NAME --email EMAIL\n",
+            PROG, why, PROG);
+    return 2;
+}
+
+static int cmd_bootstrap(const opts *o, int argc, char *const *argv, FILE *out, FILE *err_stream)
+{
+    const char *tenant = NULL, *email = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char **slot = NULL;
+        const char *a = argv[i], *value = NULL;
+        if (strncmp(a, "--tenant", 8) == 0 && (a[8] == '\0' || a[8] == '='))
+            slot = &tenant, value = a[8] ? a + 9 : NULL;
+        else if (strncmp(a, "--email", 7) == 0 && (a[7] == '\0' || a[7] == '='))
+            slot = &email, value = a[7] ? a + 8 : NULL;
+        else {
+            char why[256];
+            snprintf(why, sizeof why, "unexpected argument '%.100s'", a);
+            return bootstrap_usage(err_stream, why);
+        }
+        if (value == NULL) {
+            if (i + 1 >= argc)
+                return bootstrap_usage(err_stream, "an option needs a value");
+            value = argv[++i];
+        }
+        *slot = value;
+    }
+    if (tenant == NULL || email == NULL)
+        return bootstrap_usage(err_stream, "--tenant and --email are required");
+
+    err e;
+    err_clear(&e);
+    if (!tenant_name_valid(tenant, &e) || !api_email_valid(email, &e))
+        return fail(err_stream, "bootstrap", &e);
+
+    PGconn *conn = db_connect(opts_get_string(o, "database-url"), &e);
+    if (conn == NULL)
+        return fail(err_stream, "bootstrap", &e);
+    if (!schema_ready(conn, &e)) {
+        PQfinish(conn);
+        return fail(err_stream, "bootstrap", &e);
+    }
+
+    char external_id[EXTERNAL_ID_LEN + 1];
+    unsigned char raw[TOKEN_BYTES];
+    char token[TOKEN_LEN + 1];
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    char digest_hex[2 * SHA256_DIGEST_LENGTH + 1];
+    bootstrap_ids ids = {0};
+    int rc = 1;
+    if (!secure_random_string(external_id, EXTERNAL_ID_LEN, alnum, &e) ||
+        !secure_random(raw, sizeof raw, &e))
+        goto done;
+    memcpy(token, TOKEN_PREFIX, sizeof TOKEN_PREFIX - 1);
+    hex_encode(raw, sizeof raw, token + sizeof TOKEN_PREFIX - 1);
+    /* The stored hash is of the token text exactly as the client sends it. */
+    SHA256((const unsigned char *)token, strlen(token), digest);
+    hex_encode(digest, sizeof digest, digest_hex);
+
+    if (!bootstrap_insert(conn, tenant, email, external_id, digest_hex, &ids, &e))
+        goto done;
+
+    logger *log = command_logger(o);
+    log_info(log, "tenant bootstrapped", LOG_STR("tenant_id", ids.tenant_id),
+             LOG_STR("user_id", ids.user_id), LOG_STR("api_token_id", ids.token_id),
+             LOG_STR("role", "manager"));
+    log_free(log);
+    fprintf(out,
+            "tenant_id: %s\ntenant: %s\nexternal_id: %s\nuser_id: %s\nemail: %s\n"
+            "role: manager\napi_token_id: %s\n",
+            ids.tenant_id, tenant, external_id, ids.user_id, email, ids.token_id);
+    fprintf(out, "api_token: %s\n", token);
+    fflush(out);
+    fprintf(err_stream,
+            "%s: bootstrap: the api_token above is shown only this once and only its "
+            "SHA-256 is stored: keep it now.\n",
+            PROG);
+    rc = 0;
+done:
+    if (rc != 0)
+        fail(err_stream, "bootstrap", &e);
+    secure_wipe(raw, sizeof raw);
+    secure_wipe(token, sizeof token);
+    bootstrap_ids_free(&ids);
+    PQfinish(conn);
+    return rc;
+}
+
+/* ---- the table -------------------------------------------------------- */
+
+static const api_command commands[] = {
+    {.name = "migrate",
+     .usage = "[--status]",
+     .help = "Applies the pending database migrations of --migrations-dir, each in its own "
+             "transaction, and prints one line per file applied. With --status (or 'status'), "
+             "changes nothing and lists every migration as applied, pending, edited or "
+             "missing-file; exits 1 if any is edited or missing. Needs a role that may create "
+             "roles and tables (a superuser).",
+     .run = cmd_migrate},
+    {.name = "bootstrap",
+     .usage = "--tenant NAME --email EMAIL",
+     .help = "Creates a tenant (with a generated sts:ExternalId), its first user with role "
+             "manager and an API token for that user, in one transaction. The token is printed "
+             "once on stdout and only its SHA-256 is stored. Fails if the tenant exists or the "
+             "migrations are not applied.",
+     .run = cmd_bootstrap},
+};
+
+const api_command *api_commands(size_t *count)
+{
+    *count = sizeof commands / sizeof commands[0];
+    return commands;
+}
+
+const api_command *api_command_find(const char *name)
+{
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+/* Wraps text at 80 columns after an indent. */
+static void wrap(FILE *out, const char *indent, const char *text)
+{
+    size_t col = 0, ind = strlen(indent);
+    const char *p = text;
+    while (*p) {
+        while (*p == ' ')
+            p++;
+        size_t w = strcspn(p, " ");
+        if (w == 0)
+            break;
+        if (col == 0) {
+            fputs(indent, out);
+            col = ind;
+        } else if (col + 1 + w > 80) {
+            fputc('\n', out);
+            fputs(indent, out);
+            col = ind;
+        } else {
+            fputc(' ', out);
+            col++;
+        }
+        fwrite(p, 1, w, out);
+        col += w;
+        p += w;
+    }
+    if (col)
+        fputc('\n', out);
+}
+
+void api_commands_print_help(FILE *out)
+{
+    fputs("\nCommands:\n", out);
+    wrap(out, "  ",
+         "Options go before the command. Without a command, " PROG " would serve the HTTP "
+         "API, which is not built yet.");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        fprintf(out, "  %s %s\n", commands[i].name, commands[i].usage);
+        wrap(out, "      ", commands[i].help);
+    }
+}
+
+int api_commands_run(const opts *o, int nargs, char *const *args, FILE *out, FILE *err_stream)
+{
+    const api_command *c = api_command_find(args[0]);
+    if (c == NULL) {
+        char *shown = log_redact_value(NULL, args[0]);
+        fprintf(err_stream, "%s: unknown command '%s'; commands:", PROG, shown);
+        free(shown);
+        for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+            fprintf(err_stream, " %s", commands[i].name);
+        fprintf(err_stream, " (see '%s --help')\n", PROG);
+        return 2;
+    }
+    return c->run(o, nargs, args, out, err_stream);
+}
