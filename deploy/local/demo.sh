@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main command: installs missing packages, builds Escher (Release) and
-# brings up the local stack under .escher-local/: its own PostgreSQL and
-# Redis on loopback, and escher-sandbox simulating a small AWS organization,
+# brings up the local stack under .escher-local/: its own PostgreSQL (with
+# Escher's migrations applied) and Redis on loopback, and escher-sandbox
+# simulating a small AWS organization,
 # then lists that organization's accounts with the real AWS CLI. Later stages
 # add the API, scheduler and workers, and run the main job. Safe to run again:
 # what is already running is left as it is.
@@ -33,6 +34,9 @@ cmake --build "$LOCAL/build" -j "$(nproc)" >"$LOCAL/build.log" 2>&1 ||
 echo "== services"
 pg_status "$LOCAL/pg" >/dev/null 2>&1 || pg_start "$LOCAL/pg" "$PG_PORT"
 redis_status "$LOCAL/redis" >/dev/null 2>&1 || redis_start "$LOCAL/redis" "$REDIS_PORT"
+DATABASE_URL="postgresql://escher@127.0.0.1:$(cat "$LOCAL/pg/port")/escher"
+"$LOCAL/build/services/api/escher-api" --database-url "$DATABASE_URL" \
+  --migrations-dir "$ROOT/migrations" migrate
 sandbox_status "$LOCAL/sandbox" >/dev/null 2>&1 ||
   sandbox_start "$LOCAL/sandbox" "$LOCAL/build" "$SANDBOX_PORT" "$SANDBOX_ADMIN_PORT" \
     --accounts 3 --regions us-east-1,eu-west-1 --seed 1 --external-id escher-demo-external-id-0001
@@ -50,7 +54,7 @@ echo "== aws --profile mgmt --endpoint-url $ENDPOINT organizations list-accounts
 cat <<MSG
 
 Escher's local stack is up.
-  database: postgresql://escher@127.0.0.1:$(cat "$LOCAL/pg/port")/escher
+  database: $DATABASE_URL (migrated)
   redis:    redis://127.0.0.1:$(cat "$LOCAL/redis/port")
   sandbox:  $ENDPOINT (admin http://127.0.0.1:$(cat "$LOCAL/sandbox/admin-port"))
   programs: $LOCAL/build/services/*/
