@@ -104,7 +104,7 @@ retry_kind retry_classify(const char *service, const err *e)
     }
 }
 
-long retry_backoff_ms(int attempts, double r)
+long retry_backoff_ms(retry_kind kind, int attempts, double r)
 {
     if (attempts < 1)
         attempts = 1;
@@ -112,15 +112,14 @@ long retry_backoff_ms(int attempts, double r)
         r = 0.0;
     if (r >= 1.0)
         r = 0.999999;
-    /* botocore applies the cap after the jitter (min(r * 2^(n-1), 20)), so
-     * the exponent must keep growing past the cap; it only stops where a
-     * double would overflow. */
-    int exp = attempts - 1 > 1000 ? 1000 : attempts - 1;
-    double scale = ldexp(1.0, exp);
-    double ms = r * scale * (double)RETRY_BASE_MS;
-    if (ms > (double)RETRY_MAX_BACKOFF_MS)
-        ms = (double)RETRY_MAX_BACKOFF_MS;
-    return (long)ms;
+    double base = (double)(kind == RETRY_KIND_THROTTLE ? RETRY_THROTTLE_BASE_MS : RETRY_BASE_MS);
+    /* The ceiling stops growing at the cap; the exponent is bounded only so
+     * ldexp cannot overflow. */
+    int exp = attempts - 1 > 64 ? 64 : attempts - 1;
+    double ceiling = ldexp(base, exp);
+    if (ceiling > (double)RETRY_MAX_BACKOFF_MS)
+        ceiling = (double)RETRY_MAX_BACKOFF_MS;
+    return (long)(r * ceiling);
 }
 
 bool retry_max_attempts(int option, const char *env_value, int *out, err *e)
@@ -252,7 +251,7 @@ bool retry_policy_should_retry(retry_policy *p, retry_state *s, const char *serv
         return false;
     }
     s->acquired = cost;
-    *delay_ms = retry_backoff_ms(s->attempts, r);
+    *delay_ms = retry_backoff_ms(kind, s->attempts, r);
     *why = "retrying";
     return true;
 }

@@ -9,12 +9,13 @@
  *     validation and authorization errors are final. HTTP 429 is retried
  *     only through its error code (TooManyRequestsException, ...), as in
  *     botocore's standard mode;
- *   - delay before attempt n+1 (n = attempts made, 1-based):
- *       min(random() * 2^(n-1), 20) seconds
- *     i.e. full jitter with a 1 s base for throttling and transient errors
- *     alike (botocore's ExponentialBackoff: _BASE 2 applied to a 1 s unit,
- *     _MAX_BACKOFF 20). Other SDKs use 100 ms/500 ms bases; we follow
- *     botocore as the project decided;
+ *   - delay before attempt n+1 (n = attempts made, 1-based), full jitter
+ *     under a ceiling capped at 20 s:
+ *       random() * min(base * 2^(n-1), 20 s)
+ *     with a longer base for throttling, so a throttled caller backs off
+ *     harder than one that met a transient failure: 100 ms for transient
+ *     errors, 500 ms for throttling (the Java SDK v2's standard-mode
+ *     constants; botocore uses 1 s for both, which the issue asked us not to);
  *   - a retry quota per client: 500 tokens; a retry costs 5, a retry after
  *     a timeout 10; a call that succeeds without retrying gives back 1, one
  *     that succeeds after retrying gives back what its last retry took;
@@ -37,8 +38,9 @@
 
 #define RETRY_DEFAULT_MAX_ATTEMPTS 3
 #define RETRY_MAX_ATTEMPTS_LIMIT   50     /* beyond this an AWS_MAX_ATTEMPTS value is a typo */
-#define RETRY_BASE_MS              1000L  /* botocore: random() * 2 ** (attempt - 1) seconds */
-#define RETRY_MAX_BACKOFF_MS       20000L /* botocore ExponentialBackoff._MAX_BACKOFF = 20 s */
+#define RETRY_BASE_MS              100L   /* transient errors (Java SDK v2 BASE_DELAY) */
+#define RETRY_THROTTLE_BASE_MS     500L   /* throttling (Java SDK v2 THROTTLED_BASE_DELAY) */
+#define RETRY_MAX_BACKOFF_MS       20000L /* every SDK's standard-mode cap: 20 s */
 #define RETRY_QUOTA_INITIAL        500    /* quota.RetryQuota.INITIAL_CAPACITY */
 #define RETRY_COST                 5      /* RetryQuotaChecker._RETRY_COST */
 #define RETRY_TIMEOUT_COST         10     /* RetryQuotaChecker._TIMEOUT_RETRY_REQUEST */
@@ -67,9 +69,11 @@ bool retry_is_skew_code(const char *code);
  * service is the signing name (for STS's IDPCommunicationError). */
 retry_kind retry_classify(const char *service, const err *e);
 
-/* The backoff before the next attempt after `attempts` attempts (1-based)
- * with jitter r in [0, 1): min(r * 1 s * 2^(attempts-1), 20 s), in ms. */
-long retry_backoff_ms(int attempts, double r);
+/* The backoff in ms before the next attempt after `attempts` attempts
+ * (1-based) for an error of `kind`, with jitter r in [0, 1):
+ * r * min(base * 2^(attempts-1), 20 s), base RETRY_THROTTLE_BASE_MS for
+ * RETRY_KIND_THROTTLE and RETRY_BASE_MS otherwise. */
+long retry_backoff_ms(retry_kind kind, int attempts, double r);
 
 /* Resolves the attempt limit: `option` when > 0, else AWS_MAX_ATTEMPTS
  * (env_value, may be NULL) when set, else 3. Fails with ERR_CONFIG quoting a

@@ -279,7 +279,7 @@ static void test_backoff_timing(void **state)
     (void)state;
     plan(1, (answer){500, "InternalFailure", 0, 0});
     aws_client *c = client(3, NULL, 0);
-    double r = 0.2; /* 200 ms after the 1st attempt, 400 ms after the 2nd */
+    double r = 0.9; /* transient: 90 ms after the 1st attempt, 180 ms after the 2nd */
     aws_client_set_retry_random(c, fixed_random, &r);
     aws_request req;
     sts_request(&req);
@@ -288,7 +288,7 @@ static void test_backoff_timing(void **state)
     assert_false(aws_client_call(c, &req, &resp, NULL));
     uint64_t took = timeutil_mono_ms() - t0;
     assert_int_equal(seen(), 3);
-    assert_true(took >= 600 && took < 3000);
+    assert_true(took >= 270 && took < 3000);
     aws_request_free(&req);
     aws_client_free(c);
 }
@@ -473,7 +473,7 @@ static void test_async_retries_on_timers(void **state)
          OK);
     struct event_base *base = event_base_new();
     aws_client *c = client(3, base, 0);
-    double rnd = 0.3; /* 300 ms, then 600 ms */
+    double rnd = 0.9; /* transient 90 ms, then throttled 0.9 * 500 ms * 2 = 900 ms */
     aws_client_set_retry_random(c, fixed_random, &rnd);
     actx a = {.base = base, .want = 1};
     aws_request r;
@@ -489,9 +489,9 @@ static void test_async_retries_on_timers(void **state)
     assert_int_equal(seen(), 3);
     /* libevent may read a coarse monotonic clock (1 ms resolution, lagging),
      * so timers can fire a few ms early: allow for it */
-    if (took < 880 || took >= 5000)
-        fail_msg("took %llu ms for 900 ms of backoff", (unsigned long long)took);
-    /* 900 ms of backoff spent on timers: the 20 ms tick kept running */
+    if (took < 970 || took >= 5000)
+        fail_msg("took %llu ms for 990 ms of backoff", (unsigned long long)took);
+    /* 990 ms of backoff spent on timers: the 20 ms tick kept running */
     assert_true(a.ticks >= 20);
     aws_client_free(c);
     event_base_free(base);
@@ -550,15 +550,15 @@ static void test_async_free_cancels(void **state)
     aws_request r;
     sts_request(&r);
     /* one call waits on a retry timer, three are held by a slow server */
-    plan(1, (answer){503, "ServiceUnavailable", 0, 0});
+    plan(1, (answer){400, "ThrottlingException", 0, 0});
     actx a = {.base = base, .want = 1000};
     assert_true(aws_client_call_async(c, &r, on_done, &a, NULL));
-    run(&a, 300); /* first attempt answered; now sleeping ~900 ms on a timer */
+    run(&a, 200); /* first attempt answered; now sleeping 450 ms on a timer */
     assert_int_equal(a.done, 0);
     plan(1, (answer){200, NULL, 0, 5000});
     for (int i = 0; i < 3; i++)
         assert_true(aws_client_call_async(c, &r, on_done, &a, NULL));
-    run(&a, 200);
+    run(&a, 150); /* 350 ms in: the retry timer (450 ms) has not fired */
     assert_int_equal(a.done, 0);
     aws_client_free(c);
     assert_int_equal(a.done, 4);

@@ -87,31 +87,40 @@ static void test_classify(void **state)
 static void test_backoff_bounds(void **state)
 {
     (void)state;
-    /* r = 0 never waits; r just below 1 hits min(2^(n-1) s, 20 s) */
-    for (int n = 1; n <= 12; n++)
-        assert_int_equal(retry_backoff_ms(n, 0.0), 0);
-    assert_int_equal(retry_backoff_ms(1, 0.999999), 999);
-    assert_int_equal(retry_backoff_ms(2, 0.999999), 1999);
-    assert_int_equal(retry_backoff_ms(3, 0.999999), 3999);
-    assert_int_equal(retry_backoff_ms(5, 0.999999), 15999);
-    assert_int_equal(retry_backoff_ms(6, 0.999999), 20000);
-    assert_int_equal(retry_backoff_ms(1000, 0.999999), 20000);
-    assert_int_equal(retry_backoff_ms(2, 0.5), 1000);
-    assert_int_equal(retry_backoff_ms(3, 0.25), 1000);
-    /* botocore caps after jitter: min(r * 2^(n-1), 20), so at n=6 r=0.5 gives 16 s */
-    assert_int_equal(retry_backoff_ms(6, 0.5), 16000);
-    assert_int_equal(retry_backoff_ms(7, 0.5), 20000);
+    /* r = 0 never waits; r just below 1 reaches the ceiling min(base * 2^(n-1), 20 s) */
+    for (int n = 1; n <= 12; n++) {
+        assert_int_equal(retry_backoff_ms(RETRY_KIND_TRANSIENT, n, 0.0), 0);
+        assert_int_equal(retry_backoff_ms(RETRY_KIND_THROTTLE, n, 0.0), 0);
+    }
+    assert_int_equal(retry_backoff_ms(RETRY_KIND_TRANSIENT, 1, 0.999999), 99);
+    assert_int_equal(retry_backoff_ms(RETRY_KIND_TRANSIENT, 2, 0.999999), 199);
+    assert_int_equal(retry_backoff_ms(RETRY_KIND_TRANSIENT, 3, 0.999999), 399);
+    assert_int_equal(retry_backoff_ms(RETRY_KIND_TIMEOUT, 3, 0.999999), 399);
+    /* throttling backs off from a five times longer base */
+    assert_int_equal(retry_backoff_ms(RETRY_KIND_THROTTLE, 1, 0.999999), 499);
+    assert_int_equal(retry_backoff_ms(RETRY_KIND_THROTTLE, 2, 0.999999), 999);
+    assert_int_equal(retry_backoff_ms(RETRY_KIND_THROTTLE, 6, 0.999999), 15999);
+    /* the 20 s cap applies to the ceiling, before the jitter */
+    assert_int_equal(retry_backoff_ms(RETRY_KIND_THROTTLE, 7, 0.999999), 19999);
+    assert_int_equal(retry_backoff_ms(RETRY_KIND_THROTTLE, 7, 0.5), 10000);
+    assert_int_equal(retry_backoff_ms(RETRY_KIND_TRANSIENT, 9, 0.5), 10000);
+    assert_int_equal(retry_backoff_ms(RETRY_KIND_TRANSIENT, 1000, 0.999999), 19999);
+    assert_int_equal(retry_backoff_ms(RETRY_KIND_TRANSIENT, 2, 0.5), 100);
+    assert_int_equal(retry_backoff_ms(RETRY_KIND_THROTTLE, 3, 0.25), 500);
     /* out-of-range jitter is clamped rather than trusted */
-    assert_true(retry_backoff_ms(1, 7.0) < 1000);
-    assert_int_equal(retry_backoff_ms(1, -3.0), 0);
-    /* sweep: within [0, bound] for every attempt */
-    for (int n = 1; n <= 10; n++) {
-        long bound = 1000L << (n - 1);
-        if (bound > 20000)
-            bound = 20000;
-        for (double r = 0.0; r < 1.0; r += 0.01) {
-            long d = retry_backoff_ms(n, r);
-            assert_true(d >= 0 && d <= bound);
+    assert_true(retry_backoff_ms(RETRY_KIND_TRANSIENT, 1, 7.0) < 100);
+    assert_int_equal(retry_backoff_ms(RETRY_KIND_TRANSIENT, 1, -3.0), 0);
+    /* sweep: within [0, ceiling] for every attempt and kind */
+    for (int n = 1; n <= 12; n++) {
+        for (int k = 0; k < 2; k++) {
+            retry_kind kind = k ? RETRY_KIND_THROTTLE : RETRY_KIND_TRANSIENT;
+            long bound = (k ? RETRY_THROTTLE_BASE_MS : RETRY_BASE_MS) << (n - 1);
+            if (bound > RETRY_MAX_BACKOFF_MS)
+                bound = RETRY_MAX_BACKOFF_MS;
+            for (double r = 0.0; r < 1.0; r += 0.01) {
+                long d = retry_backoff_ms(kind, n, r);
+                assert_true(d >= 0 && d <= bound);
+            }
         }
     }
 }
@@ -133,25 +142,29 @@ static void test_policy_attempts_and_delays(void **state)
     const char *why;
     s.attempts = 1;
     assert_true(retry_policy_should_retry(p, &s, "ec2", &e, &delay, &why));
-    assert_int_equal(delay, 750);
+    assert_int_equal(delay, 75); /* 0.75 * 100 ms: transient */
     assert_int_equal(s.acquired, RETRY_COST);
     s.attempts = 2;
     assert_true(retry_policy_should_retry(p, &s, "ec2", &e, &delay, &why));
-    assert_int_equal(delay, 1500);
+    assert_int_equal(delay, 150);
+    /* the same attempt after throttling waits on the longer base */
+    err th = aws_err(400, "Throttling");
+    assert_true(retry_policy_should_retry(p, &s, "ec2", &th, &delay, &why));
+    assert_int_equal(delay, 750); /* 0.75 * 500 ms * 2 */
     s.attempts = 3;
     assert_false(retry_policy_should_retry(p, &s, "ec2", &e, &delay, &why));
     assert_string_equal(why, "max attempts reached");
-    assert_int_equal(retry_policy_quota(p), 500 - 2 * RETRY_COST);
+    assert_int_equal(retry_policy_quota(p), 500 - 3 * RETRY_COST);
     /* a final error costs nothing */
     err v = aws_err(400, "ValidationError");
     s.attempts = 1;
     assert_false(retry_policy_should_retry(p, &s, "ec2", &v, &delay, &why));
     assert_string_equal(why, "not retryable");
-    assert_int_equal(retry_policy_quota(p), 490);
+    assert_int_equal(retry_policy_quota(p), 485);
     /* success after a retry gives back that retry's cost */
     s.acquired = RETRY_COST;
     retry_policy_on_success(p, &s);
-    assert_int_equal(retry_policy_quota(p), 495);
+    assert_int_equal(retry_policy_quota(p), 490);
     /* success without retry gives back 1; never above 500 */
     retry_state clean = {1, 0};
     for (int i = 0; i < 10; i++)
@@ -240,12 +253,12 @@ static void test_default_random_in_range(void **state)
         retry_state s = {1, 0};
         long delay;
         assert_true(retry_policy_should_retry(p, &s, "ec2", &e, &delay, NULL));
-        assert_true(delay >= 0 && delay < 1000);
+        assert_true(delay >= 0 && delay < RETRY_BASE_MS);
         lo = delay < lo ? delay : lo;
         hi = delay > hi ? delay : hi;
     }
-    /* jitter, not a constant: 90 draws do not all land in one 100 ms band */
-    assert_true(hi - lo > 100);
+    /* jitter, not a constant: 90 draws do not all land in one 10 ms band */
+    assert_true(hi - lo > 10);
     retry_policy_free(p);
 }
 
