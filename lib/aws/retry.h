@@ -1,5 +1,6 @@
-/* The SDKs' "standard" retry mode, following botocore's
- * botocore/retries/standard.py and quota.py (botocore 1.29) exactly:
+/* The SDKs' "standard" retry mode: which errors retry and the retry quota
+ * follow botocore's botocore/retries/standard.py and quota.py (botocore
+ * 1.29); the backoff bases follow the Java SDK v2:
  *
  *   - at most 3 attempts (AWS_MAX_ATTEMPTS or an option overrides);
  *   - retryable: throttling codes (ThrottledRetryableChecker), transient codes
