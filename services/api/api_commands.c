@@ -1,4 +1,4 @@
-/* escher-api's administrative commands: migrate and bootstrap.
+/* escher-api's administrative commands: migrate, bootstrap and audit verify.
  *
  * bootstrap and row-level security: the tenant rows are written under RLS, not
  * around it. Inside the one transaction the new tenant's id is drawn first
@@ -7,8 +7,20 @@
  * The command therefore works for any login role with INSERT on tenants,
  * users and api_tokens (a member of escher_api), and needs no superuser or
  * BYPASSRLS. A duplicate tenant name is still caught: UNIQUE constraints are
- * enforced across tenants whatever RLS hides. */
+ * enforced across tenants whatever RLS hides. bootstrap also appends the
+ * tenant's first audit row ("tenant.bootstrap") in that same transaction, so
+ * the tenant never exists without its record.
+ *
+ * audit verify and row-level security: the chain is read under RLS too, not as
+ * the table owner. One REPEATABLE READ READ ONLY transaction (one snapshot for
+ * the whole walk) sets escher.tenant_id with db_set_tenant, checks the tenant
+ * exists and then runs audit_verify inside it. Any login role that is a member
+ * of escher_api (or escher_worker) can verify; a superuser can too. Because
+ * the transaction is scoped to the one tenant, the command can never read
+ * another tenant's rows whatever id it is given. */
 #include "api_commands.h"
+
+#include "audit/audit.h"
 
 #include "core/err.h"
 #include "core/log.h"
@@ -16,6 +28,9 @@
 #include "db/db.h"
 #include "db/migrate.h"
 
+#include <ctype.h>
+#include <inttypes.h>
+#include <jansson.h>
 #include <openssl/sha.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -204,7 +219,8 @@ static bool schema_ready(PGconn *conn, err *e)
     PGresult *r = db_query(conn,
                            "SELECT to_regclass('public.tenants') IS NOT NULL "
                            "AND to_regclass('public.users') IS NOT NULL "
-                           "AND to_regclass('public.api_tokens') IS NOT NULL",
+                           "AND to_regclass('public.api_tokens') IS NOT NULL "
+                           "AND to_regclass('public.audit_log') IS NOT NULL",
                            0, NULL, e);
     if (r == NULL)
         return err_prefix(e, "checking the schema");
@@ -212,8 +228,8 @@ static bool schema_ready(PGconn *conn, err *e)
     PQclear(r);
     if (!ready)
         return err_set(e, ERR_INVALID,
-                       "the database has no tenants, users or api_tokens table: the migrations "
-                       "are not applied; run '%s migrate' first",
+                       "the database has no tenants, users, api_tokens or audit_log table: "
+                       "the migrations are not applied; run '%s migrate' first",
                        PROG);
     return true;
 }
@@ -245,7 +261,8 @@ static void bootstrap_ids_free(bootstrap_ids *ids)
     free(ids->token_id);
 }
 
-/* The three inserts in one transaction; rolled back on any failure. */
+/* The three inserts and the audit row in one transaction; rolled back on any
+ * failure. */
 static bool bootstrap_insert(PGconn *conn, const char *tenant, const char *email,
                              const char *external_id, const char *token_sha256_hex,
                              bootstrap_ids *ids, err *e)
@@ -279,6 +296,15 @@ static bool bootstrap_insert(PGconn *conn, const char *tenant, const char *email
                         "VALUES ($1, $2, decode($3, 'hex'), 'bootstrap') RETURNING id::text",
                         3, p, e);
         ok = ids->token_id != NULL;
+    }
+    if (ok) {
+        /* The token itself and the email never go into the log: ids suffice. */
+        json_t *detail = json_pack("{s:s, s:s, s:s, s:s}", "name", tenant, "user_id", ids->user_id,
+                                   "api_token_id", ids->token_id, "role", "manager");
+        ok = detail != NULL || err_set(e, ERR_INTERNAL, "building the audit detail failed");
+        ok = ok && audit_append(conn, ids->tenant_id, "cli:" PROG " bootstrap", "tenant.bootstrap",
+                                ids->tenant_id, detail, NULL, e);
+        json_decref(detail);
     }
     ok = ok && db_commit(conn, e);
     if (!ok)
@@ -376,6 +402,129 @@ done:
     return rc;
 }
 
+/* ---- audit verify ----------------------------------------------------- */
+
+#define AUDIT_BROKEN 3 /* distinct from 1 so scripts tell a broken chain from an error */
+
+static int audit_usage(FILE *err_stream, const char *why)
+{
+    fprintf(err_stream, "%s: audit: %s; usage: %s audit verify --tenant TENANT_ID\n", PROG, why,
+            PROG);
+    return 2;
+}
+
+/* Copies a canonical 8-4-4-4-12 uuid into out in lower case, checked before
+ * connecting so a typo costs no round trip. */
+static bool tenant_id_parse(const char *in, char out[37], err *e)
+{
+    bool ok = strlen(in) == 36;
+    for (size_t i = 0; ok && i < 36; i++) {
+        unsigned char c = (unsigned char)in[i];
+        ok = (i == 8 || i == 13 || i == 18 || i == 23) ? c == '-' : isxdigit(c) != 0;
+        out[i] = (char)tolower(c);
+    }
+    if (!ok)
+        return err_set(e, ERR_INVALID,
+                       "tenant id '%.64s' is not a uuid (want 8-4-4-4-12 hex digits, as "
+                       "bootstrap prints)",
+                       in);
+    out[36] = '\0';
+    return true;
+}
+
+/* Runs the check in one read-only snapshot scoped to the tenant (see the
+ * header comment on row-level security). */
+static bool audit_verify_tenant(PGconn *conn, const char *tenant_id, audit_report *rep, err *e)
+{
+    PGresult *r = db_query(conn, "SELECT to_regclass('public.audit_log') IS NOT NULL", 0, NULL, e);
+    if (r == NULL)
+        return err_prefix(e, "checking the schema");
+    bool ready = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    PQclear(r);
+    if (!ready)
+        return err_set(e, ERR_INVALID,
+                       "the database has no audit_log table: the migrations are not applied; "
+                       "run '%s migrate' first",
+                       PROG);
+    if (!db_exec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL, NULL, e))
+        return false;
+    const char *p[] = {tenant_id};
+    bool ok = db_set_tenant(conn, tenant_id, e);
+    if (ok) {
+        /* Without this a mistyped id would verify as an intact empty chain. */
+        r = db_query(conn, "SELECT 1 FROM tenants WHERE id = $1", 1, p, e);
+        ok = r != NULL;
+        if (ok && PQntuples(r) != 1)
+            ok = err_set(e, ERR_NOT_FOUND, "no tenant with id '%s'", tenant_id);
+        PQclear(r);
+    }
+    ok = ok && audit_verify(conn, tenant_id, rep, e);
+    ok = ok && db_commit(conn, e);
+    if (!ok)
+        db_rollback(conn, NULL);
+    return ok;
+}
+
+static int cmd_audit(const opts *o, int argc, char *const *argv, FILE *out, FILE *err_stream)
+{
+    if (argc < 2 || strcmp(argv[1], "verify") != 0)
+        return audit_usage(err_stream, argc < 2 ? "a subcommand is required"
+                                                : "the only subcommand is 'verify'");
+    const char *tenant = NULL;
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--tenant") == 0 && i + 1 < argc)
+            tenant = argv[++i];
+        else if (strncmp(a, "--tenant=", 9) == 0)
+            tenant = a + 9;
+        else if (strcmp(a, "--tenant") == 0)
+            return audit_usage(err_stream, "--tenant needs a value");
+        else {
+            char why[256];
+            snprintf(why, sizeof why, "unexpected argument '%.100s'", a);
+            return audit_usage(err_stream, why);
+        }
+    }
+    if (tenant == NULL)
+        return audit_usage(err_stream, "--tenant is required");
+
+    err e;
+    err_clear(&e);
+    char tenant_id[37];
+    if (!tenant_id_parse(tenant, tenant_id, &e))
+        return fail(err_stream, "audit verify", &e);
+    PGconn *conn = db_connect(opts_get_string(o, "database-url"), &e);
+    if (conn == NULL)
+        return fail(err_stream, "audit verify", &e);
+    audit_report rep;
+    bool ok = audit_verify_tenant(conn, tenant_id, &rep, &e);
+    PQfinish(conn);
+    if (!ok)
+        return fail(err_stream, "audit verify", &e);
+
+    logger *log = command_logger(o);
+    if (rep.first_broken_seq != 0) {
+        log_error(log, "audit chain broken", LOG_STR("tenant_id", tenant_id),
+                  LOG_INT("seq", rep.first_broken_seq), LOG_STR("reason", rep.reason));
+        log_free(log);
+        /* audit_verify's reason may already start "seq N: "; say the seq once. */
+        char prefix[32];
+        snprintf(prefix, sizeof prefix, "seq %" PRId64 ": ", rep.first_broken_seq);
+        const char *reason = rep.reason;
+        if (strncmp(reason, prefix, strlen(prefix)) == 0)
+            reason += strlen(prefix);
+        fprintf(out, "audit chain of tenant %s: broken at seq %" PRId64 ": %s\n", tenant_id,
+                rep.first_broken_seq, reason);
+        return AUDIT_BROKEN;
+    }
+    log_info(log, "audit chain intact", LOG_STR("tenant_id", tenant_id),
+             LOG_INT("rows", rep.rows_checked), LOG_INT("last_seq", rep.last_seq));
+    log_free(log);
+    fprintf(out, "audit chain of tenant %s: intact, %" PRId64 " rows (last seq %" PRId64 ")\n",
+            tenant_id, rep.rows_checked, rep.last_seq);
+    return 0;
+}
+
 /* ---- the table -------------------------------------------------------- */
 
 static const api_command commands[] = {
@@ -394,6 +543,14 @@ static const api_command commands[] = {
              "once on stdout and only its SHA-256 is stored. Fails if the tenant exists or the "
              "migrations are not applied.",
      .run = cmd_bootstrap},
+    {.name = "audit",
+     .usage = "verify --tenant TENANT_ID",
+     .help = "Recomputes the tenant's hash-chained audit log in one read-only snapshot, under "
+             "row-level security (escher.tenant_id set to the tenant), and prints whether it is "
+             "intact. Exits 0 when intact, 3 when broken (naming the first bad seq and why), 1 "
+             "on an error such as a malformed or unknown tenant id, an unreachable database or "
+             "missing migrations.",
+     .run = cmd_audit},
 };
 
 const api_command *api_commands(size_t *count)

@@ -12,7 +12,8 @@
 
 /* Runs one command with its own arguments (argv[0] is the command name).
  * Writes results to out and errors to err_stream; returns the exit status
- * (0 success, 1 failure, 2 usage error). */
+ * (0 success, 1 failure, 2 usage error; a command may define more, as
+ * `audit verify` returns 3 for a broken chain). */
 typedef int (*api_command_fn)(const opts *o, int argc, char *const *argv, FILE *out,
                               FILE *err_stream);
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Usage: test_api_cli.sh ESCHER_API_BINARY MIGRATIONS_DIR
-# Runs `escher-api migrate` and `escher-api bootstrap` against a private
+# Runs `escher-api migrate`, `bootstrap` and `audit verify` against a private
 # database on the server named by ESCHER_TEST_PG_URL (created here, dropped at
 # exit) and checks their output, exit status and what the database holds.
 set -u
@@ -46,6 +46,28 @@ run early "${G[@]}" bootstrap --tenant acme --email ops@acme.example
 if [ "$(rc early)" = 1 ] && grep -q "migrations are not applied" "$tmp/early.err"; then
     ok "bootstrap before migrate refused"
 else fail "bootstrap before migrate: rc=$(rc early) err=$(cat "$tmp/early.err")"; fi
+
+# audit verify before migrate: exit 1 (an error, not 3), saying why.
+zero=00000000-0000-0000-0000-000000000000
+run aearly "${G[@]}" audit verify --tenant $zero
+if [ "$(rc aearly)" = 1 ] && grep -q "migrations are not applied" "$tmp/aearly.err"; then
+    ok "audit verify before migrate: exit 1"
+else fail "audit verify before migrate: rc=$(rc aearly) err=$(cat "$tmp/aearly.err")"; fi
+
+# A malformed tenant id: exit 1 quoting it, before any connection (the
+# unreachable URL would otherwise fail differently); usage errors exit 2.
+run abad --database-url "postgresql://escher@127.0.0.1:1/nothing" audit verify --tenant not-a-uuid
+if [ "$(rc abad)" = 1 ] && grep -q "escher-api: audit verify: tenant id 'not-a-uuid' is not a uuid" "$tmp/abad.err"; then
+    ok "audit verify: malformed tenant id, exit 1"
+else fail "audit verify malformed id: rc=$(rc abad) err=$(cat "$tmp/abad.err")"; fi
+run ause "${G[@]}" audit
+run ause2 "${G[@]}" audit verify
+if [ "$(rc ause)" = 2 ] && [ "$(rc ause2)" = 2 ] && grep -q "usage: escher-api audit verify --tenant TENANT_ID" "$tmp/ause2.err"; then
+    ok "audit usage errors: exit 2"
+else fail "audit usage: rc=$(rc ause)/$(rc ause2) err=$(cat "$tmp/ause.err" "$tmp/ause2.err")"; fi
+"$bin" --help >"$tmp/help.out" 2>&1
+grep -q "^  audit verify --tenant TENANT_ID$" "$tmp/help.out" && ok "--help lists audit verify" ||
+    fail "--help does not list audit verify: $(cat "$tmp/help.out")"
 
 # Unreachable database: exit 1 with the error.
 run down --database-url "postgresql://escher@127.0.0.1:1/nothing" --migrations-dir "$migrations" migrate
@@ -116,6 +138,28 @@ ext=$(sed -n 's/^external_id: //p' "$tmp/b1.out")
 [ "${#ext}" -ge 32 ] && [ "$(sql "SELECT external_id FROM tenants WHERE id = '$tenant_id'")" = "$ext" ] ||
     fail "external_id '$ext' printed does not match the database or is short"
 
+# bootstrap audited itself in its transaction: one row, and the chain verifies.
+arow=$(sql "SELECT seq, action, target, actor, detail->>'name' FROM audit_log WHERE tenant_id = '$tenant_id'")
+if [ "$arow" = "1|tenant.bootstrap|$tenant_id|cli:escher-api bootstrap|acme" ]; then ok "bootstrap wrote its audit row"
+else fail "audit rows of '$tenant_id': '$arow'"; fi
+grep -q -F "${token#esk_}" <<<"$(sql "SELECT detail::text FROM audit_log")" && fail "the token is in the audit log"
+run av1 "${G[@]}" audit verify --tenant "$tenant_id"
+if [ "$(rc av1)" = 0 ] && [ "$(cat "$tmp/av1.out")" = "audit chain of tenant $tenant_id: intact, 1 rows (last seq 1)" ]; then
+    ok "audit verify: intact, 1 rows"
+else fail "audit verify: rc=$(rc av1) out=$(cat "$tmp/av1.out") err=$(cat "$tmp/av1.err")"; fi
+# Upper case is accepted and printed canonical.
+run av1u "${G[@]}" audit verify --tenant="$(tr a-f A-F <<<"$tenant_id")"
+[ "$(rc av1u)" = 0 ] && cmp -s "$tmp/av1.out" "$tmp/av1u.out" || fail "upper-case tenant id: rc=$(rc av1u) $(cat "$tmp/av1u.out" "$tmp/av1u.err")"
+# A well-formed id of no tenant is an error, not an intact empty chain.
+run anone "${G[@]}" audit verify --tenant $zero
+if [ "$(rc anone)" = 1 ] && grep -q "no tenant with id '$zero'" "$tmp/anone.err"; then
+    ok "audit verify: unknown tenant, exit 1"
+else fail "audit verify unknown tenant: rc=$(rc anone) out=$(cat "$tmp/anone.out") err=$(cat "$tmp/anone.err")"; fi
+run adown --database-url "postgresql://escher@127.0.0.1:1/nothing" audit verify --tenant "$tenant_id"
+if [ "$(rc adown)" = 1 ] && grep -q "escher-api: audit verify:" "$tmp/adown.err"; then
+    ok "audit verify: unreachable database, exit 1"
+else fail "audit verify unreachable: rc=$(rc adown) err=$(cat "$tmp/adown.err")"; fi
+
 # The same tenant again: refused, nothing added.
 run b2 "${G[@]}" bootstrap --tenant acme --email other@acme.example
 if [ "$(rc b2)" = 1 ] && grep -q "a tenant named 'acme' already exists" "$tmp/b2.err" &&
@@ -144,6 +188,28 @@ if [ "$(rc b3)" = 0 ] && grep -q '^api_token: esk_' "$tmp/b3.out" &&
     [ "$(sql "SELECT count(*) FROM users u JOIN tenants t ON t.id = u.tenant_id WHERE t.name = 'beta corp'")" = 1 ]; then
     ok "bootstrap under row-level security (role in escher_api)"
 else fail "bootstrap as $role: rc=$(rc b3) err=$(cat "$tmp/b3.err")"; fi
+beta_id=$(sed -n 's/^tenant_id: //p' "$tmp/b3.out")
+
+# audit verify under row-level security (as $role) sees each tenant's own row.
+run av2 --database-url "$role_url" audit verify --tenant "$beta_id"
+if [ "$(rc av2)" = 0 ] && [ "$(cat "$tmp/av2.out")" = "audit chain of tenant $beta_id: intact, 1 rows (last seq 1)" ]; then
+    ok "audit verify under row-level security"
+else fail "audit verify as $role: rc=$(rc av2) out=$(cat "$tmp/av2.out") err=$(cat "$tmp/av2.err")"; fi
+
+# Tampering with acme's row (as superuser: the app roles cannot UPDATE) is
+# caught at seq 1 with exit 3, as superuser and under RLS; beta is untouched.
+sql "UPDATE audit_log SET detail = jsonb_set(detail, '{name}', '\"evil\"') WHERE tenant_id = '$tenant_id' AND seq = 1" >/dev/null ||
+    fail "cannot tamper with the audit row"
+run av3 "${G[@]}" audit verify --tenant "$tenant_id"
+run av4 --database-url "$role_url" audit verify --tenant "$tenant_id"
+run av5 --database-url "$role_url" audit verify --tenant "$beta_id"
+if [ "$(rc av3)" = 3 ] && grep -q "^audit chain of tenant $tenant_id: broken at seq 1: [a-z]" "$tmp/av3.out" && ! grep -q "seq 1: seq 1" "$tmp/av3.out" &&
+    [ "$(rc av4)" = 3 ] && cmp -s "$tmp/av3.out" "$tmp/av4.out" && [ "$(rc av5)" = 0 ]; then
+    ok "tampered audit row: exit 3 at seq 1 ($(cat "$tmp/av3.out"))"
+else fail "tampered: rc=$(rc av3)/$(rc av4)/$(rc av5) out=$(cat "$tmp/av3.out" "$tmp/av4.out" "$tmp/av5.out") err=$(cat "$tmp/av3.err" "$tmp/av4.err")"; fi
+sql "UPDATE audit_log SET detail = jsonb_set(detail, '{name}', '\"acme\"') WHERE tenant_id = '$tenant_id' AND seq = 1" >/dev/null
+run av6 "${G[@]}" audit verify --tenant "$tenant_id"
+[ "$(rc av6)" = 0 ] || fail "restored row does not verify: rc=$(rc av6) $(cat "$tmp/av6.out")"
 
 if [ $failures -ne 0 ]; then
     echo "$failures check(s) failed"
