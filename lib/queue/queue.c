@@ -299,6 +299,28 @@ void queue_jobs_clear(queue_job *out, size_t n)
 
 /* ---- the lease holder's calls ------------------------------------------- */
 
+/* Runs `sql`, an UPDATE that touches the job only while worker_id (param $2)
+ * holds its lease and RETURNs one column, and copies that value into value.
+ * Heartbeat, complete and fail differ only in what they change: the lease
+ * check and its error live here once. ERR_NOT_FOUND when the job is no
+ * longer ours (reaped, cancelled, finished). */
+static bool update_leased(PGconn *conn, const char *sql, int nparams, const char *const *params,
+                          const char *what, char *value, size_t vlen, err *e)
+{
+    const char *job_id = params[0], *worker_id = params[1];
+    PGresult *r = run(conn, sql, nparams, params, PGRES_TUPLES_OK, what, e);
+    if (r == NULL)
+        return err_prefix(e, "job %s", job_id);
+    bool found = PQntuples(r) == 1;
+    if (found)
+        snprintf(value, vlen, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    if (!found)
+        return err_set(e, ERR_NOT_FOUND, "%s: job %s is no longer leased by worker '%s'", what,
+                       job_id, worker_id);
+    return true;
+}
+
 bool queue_heartbeat(PGconn *conn, const char *job_id, const char *worker_id, int64_t lease_ms,
                      bool *cancel_requested, err *e)
 {
@@ -310,22 +332,16 @@ bool queue_heartbeat(PGconn *conn, const char *job_id, const char *worker_id, in
     char ms[24];
     snprintf(ms, sizeof ms, "%" PRId64, lease_ms);
     const char *p[3] = {job_id, worker_id, ms};
-    PGresult *r =
-        run(conn,
-            "UPDATE jobs SET lease_expires_at = now() + $3::bigint * interval '1 millisecond',"
-            "       updated_at = now()"
-            " WHERE id = $1 AND state = 'leased' AND leased_by = $2"
-            " RETURNING cancel_requested",
-            3, p, PGRES_TUPLES_OK, "heartbeat", e);
-    if (r == NULL)
-        return err_prefix(e, "job %s", job_id);
-    bool found = PQntuples(r) == 1;
-    if (found && cancel_requested)
-        *cancel_requested = PQgetvalue(r, 0, 0)[0] == 't';
-    PQclear(r);
-    if (!found)
-        return err_set(e, ERR_NOT_FOUND, "heartbeat: job %s is no longer leased by worker '%s'",
-                       job_id, worker_id);
+    char cancel[8];
+    if (!update_leased(conn,
+                       "UPDATE jobs SET updated_at = now(),"
+                       "       lease_expires_at = now() + $3::bigint * interval '1 millisecond'"
+                       " WHERE id = $1 AND state = 'leased' AND leased_by = $2"
+                       " RETURNING cancel_requested",
+                       3, p, "heartbeat", cancel, sizeof cancel, e))
+        return false;
+    if (cancel_requested)
+        *cancel_requested = cancel[0] == 't';
     return true;
 }
 
@@ -334,20 +350,13 @@ bool queue_complete(PGconn *conn, const char *job_id, const char *worker_id, err
     if (!check_job_id(job_id, e) || !check_worker(worker_id, e))
         return false;
     const char *p[2] = {job_id, worker_id};
-    PGresult *r =
-        run(conn,
-            "UPDATE jobs SET state = 'succeeded', leased_by = NULL, lease_expires_at = NULL,"
-            "       finished_at = now(), updated_at = now()"
-            " WHERE id = $1 AND state = 'leased' AND leased_by = $2",
-            2, p, PGRES_COMMAND_OK, "complete", e);
-    if (r == NULL)
-        return err_prefix(e, "job %s", job_id);
-    bool found = strcmp(PQcmdTuples(r), "1") == 0;
-    PQclear(r);
-    if (!found)
-        return err_set(e, ERR_NOT_FOUND, "complete: job %s is no longer leased by worker '%s'",
-                       job_id, worker_id);
-    return true;
+    char state[16];
+    return update_leased(conn,
+                         "UPDATE jobs SET state = 'succeeded', leased_by = NULL,"
+                         "       lease_expires_at = NULL, finished_at = now(), updated_at = now()"
+                         " WHERE id = $1 AND state = 'leased' AND leased_by = $2"
+                         " RETURNING state",
+                         2, p, "complete", state, sizeof state, e);
 }
 
 bool queue_fail(PGconn *conn, const char *job_id, const char *worker_id, const char *error_message,
@@ -370,8 +379,9 @@ bool queue_fail(PGconn *conn, const char *job_id, const char *worker_id, const c
                         scap};
     /* One UPDATE decides and applies the next state, so no other transaction
      * can slip between reading attempts and writing run_at. */
-    PGresult *r =
-        run(conn,
+    char state[16];
+    if (!update_leased(
+            conn,
             "WITH next AS ("
             "  SELECT id, CASE WHEN cancel_requested THEN 'cancelled'"
             "                  WHEN $4::bool AND attempts < max_attempts THEN 'queued'"
@@ -386,16 +396,10 @@ bool queue_fail(PGconn *conn, const char *job_id, const char *worker_id, const c
             "        finished_at = CASE WHEN next.state = 'queued' THEN NULL ELSE now() END,"
             "        leased_by = NULL, lease_expires_at = NULL, updated_at = now()"
             "   FROM next WHERE j.id = next.id RETURNING j.state",
-            6, p, PGRES_TUPLES_OK, "fail", e);
-    if (r == NULL)
-        return err_prefix(e, "job %s", job_id);
-    bool found = PQntuples(r) == 1;
-    if (found && requeued)
-        *requeued = strcmp(PQgetvalue(r, 0, 0), "queued") == 0;
-    PQclear(r);
-    if (!found)
-        return err_set(e, ERR_NOT_FOUND, "fail: job %s is no longer leased by worker '%s'", job_id,
-                       worker_id);
+            6, p, "fail", state, sizeof state, e))
+        return false;
+    if (requeued)
+        *requeued = strcmp(state, "queued") == 0;
     return true;
 }
 
