@@ -164,14 +164,15 @@ bool queue_enqueue(PGconn *conn, const queue_new_job *job, char id_out[QUEUE_ID_
     snprintf(prio, sizeof prio, "%d", job->priority);
     snprintf(delay, sizeof delay, "%" PRId64, job->delay_ms);
     snprintf(maxa, sizeof maxa, "%d", job->max_attempts ? job->max_attempts : DEFAULT_MAX_ATTEMPTS);
-    const char *p[8] = {job->tenant_id,
+    const char *p[9] = {job->tenant_id,
                         job->kind,
                         job->payload_json ? job->payload_json : "{}",
                         prio,
                         delay,
                         maxa,
                         job->idempotency_key,
-                        job->created_by};
+                        job->created_by,
+                        job->account_id};
     const char *what = "enqueue";
     bool own;
     if (!tx_begin(conn, &own, what, e))
@@ -182,12 +183,12 @@ bool queue_enqueue(PGconn *conn, const queue_new_job *job, char id_out[QUEUE_ID_
         r = run(
             conn,
             "INSERT INTO jobs (tenant_id, kind, payload, priority, run_at, max_attempts, "
-            "                  idempotency_key, created_by) "
+            "                  idempotency_key, created_by, account_id) "
             "VALUES ($1, $2, $3::jsonb, $4::int, now() + $5::bigint * interval '1 millisecond', "
-            "        $6::int, $7, $8) "
+            "        $6::int, $7, $8, $9::uuid) "
             "ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL "
             "DO NOTHING RETURNING id",
-            8, p, PGRES_TUPLES_OK, what, e);
+            9, p, PGRES_TUPLES_OK, what, e);
         ok = r != NULL;
     }
     if (ok && PQntuples(r) == 0) {
@@ -347,16 +348,41 @@ bool queue_heartbeat(PGconn *conn, const char *job_id, const char *worker_id, in
 
 bool queue_complete(PGconn *conn, const char *job_id, const char *worker_id, err *e)
 {
+    return queue_complete_result(conn, job_id, worker_id, NULL, e);
+}
+
+bool queue_complete_result(PGconn *conn, const char *job_id, const char *worker_id,
+                           const char *result_json, err *e)
+{
+    if (!check_job_id(job_id, e) || !check_worker(worker_id, e))
+        return false;
+    const char *p[3] = {job_id, worker_id, result_json};
+    char state[16];
+    return update_leased(conn,
+                         "UPDATE jobs SET state = 'succeeded', leased_by = NULL,"
+                         "       lease_expires_at = NULL, finished_at = now(), updated_at = now(),"
+                         "       result = coalesce($3::jsonb, result)"
+                         " WHERE id = $1 AND state = 'leased' AND leased_by = $2"
+                         " RETURNING state",
+                         3, p, "complete", state, sizeof state, e);
+}
+
+bool queue_release(PGconn *conn, const char *job_id, const char *worker_id, err *e)
+{
     if (!check_job_id(job_id, e) || !check_worker(worker_id, e))
         return false;
     const char *p[2] = {job_id, worker_id};
     char state[16];
+    /* attempts - 1: the lease counted an attempt that never got to run to its end. */
     return update_leased(conn,
-                         "UPDATE jobs SET state = 'succeeded', leased_by = NULL,"
-                         "       lease_expires_at = NULL, finished_at = now(), updated_at = now()"
+                         "UPDATE jobs SET state = CASE WHEN cancel_requested THEN 'cancelled'"
+                         "                             ELSE 'queued' END,"
+                         "       finished_at = CASE WHEN cancel_requested THEN now() END,"
+                         "       attempts = greatest(attempts - 1, 0), run_at = now(),"
+                         "       leased_by = NULL, lease_expires_at = NULL, updated_at = now()"
                          " WHERE id = $1 AND state = 'leased' AND leased_by = $2"
                          " RETURNING state",
-                         2, p, "complete", state, sizeof state, e);
+                         2, p, "release", state, sizeof state, e);
 }
 
 bool queue_fail(PGconn *conn, const char *job_id, const char *worker_id, const char *error_message,

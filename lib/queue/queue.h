@@ -42,6 +42,7 @@ typedef struct queue_new_job {
     int max_attempts;            /* 0 means 5 */
     const char *idempotency_key; /* NULL for none; unique per tenant */
     const char *created_by;      /* the user who caused the job; may be NULL */
+    const char *account_id;      /* uuid of the aws_accounts row it concerns; may be NULL */
 } queue_new_job;
 
 /* A leased job. payload is heap-owned: release with queue_jobs_clear. */
@@ -102,6 +103,18 @@ bool queue_heartbeat(PGconn *conn, const char *job_id, const char *worker_id, in
 /* Marks job_id succeeded. Fails with ERR_NOT_FOUND if worker_id no longer
  * holds its lease (the job was reaped and may run again elsewhere). */
 bool queue_complete(PGconn *conn, const char *job_id, const char *worker_id, err *e);
+
+/* queue_complete that also stores result_json (a JSON document; NULL for
+ * none) as the job's result, in the same statement. */
+bool queue_complete_result(PGconn *conn, const char *job_id, const char *worker_id,
+                           const char *result_json, err *e);
+
+/* Hands job_id back to the queue without counting the attempt: a worker
+ * shutting down (SIGTERM) that did not get to finish the job. It is runnable
+ * again at once (another worker is woken), keeps its steps, and a pending
+ * cancel request cancels it instead. Fails with ERR_NOT_FOUND when worker_id
+ * no longer holds its lease. */
+bool queue_release(PGconn *conn, const char *job_id, const char *worker_id, err *e);
 
 /* Records a failed attempt of job_id with error_message (kept in last_error).
  * A retryable failure with attempts left requeues the job with backoff
