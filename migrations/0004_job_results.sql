@@ -9,3 +9,21 @@ ALTER TABLE jobs ADD COLUMN account_id uuid;
 ALTER TABLE jobs ADD CONSTRAINT jobs_account_fk
     FOREIGN KEY (tenant_id, account_id) REFERENCES aws_accounts (tenant_id, id) ON DELETE SET NULL (account_id);
 CREATE INDEX jobs_tenant_kind_state ON jobs (tenant_id, kind, state, created_at DESC);
+
+-- The API's authentication also needs the caller's email (the actor of its
+-- audit rows): one round trip answers who is calling. The return type
+-- changes, so the function is dropped and made anew with the same rules as in
+-- 0001 (SECURITY DEFINER as escher_worker, live tokens only).
+DROP FUNCTION escher_auth_token(bytea);
+CREATE FUNCTION escher_auth_token(hash bytea)
+    RETURNS TABLE (token_id uuid, tenant_id uuid, user_id uuid, role text, email text)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = public, pg_temp
+    AS $$
+        SELECT t.id, t.tenant_id, t.user_id, u.role, u.email
+          FROM api_tokens t JOIN users u ON u.tenant_id = t.tenant_id AND u.id = t.user_id
+         WHERE t.token_sha256 = hash AND t.revoked_at IS NULL
+    $$;
+ALTER FUNCTION escher_auth_token(bytea) OWNER TO escher_worker;
+REVOKE ALL ON FUNCTION escher_auth_token(bytea) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION escher_auth_token(bytea) TO escher_api, escher_worker;

@@ -19,6 +19,8 @@
  * the transaction is scoped to the one tenant, the command can never read
  * another tenant's rows whatever id it is given. */
 #include "api_commands.h"
+#include "api_route.h"
+#include "api_token.h"
 
 #include "audit/audit.h"
 
@@ -31,7 +33,6 @@
 #include <ctype.h>
 #include <inttypes.h>
 #include <jansson.h>
-#include <openssl/sha.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,9 +43,6 @@
  * takes an ExternalId for an AWS secret key. Alphanumerics only, so it can be
  * pasted into a shell or a trust policy without quoting. */
 #define EXTERNAL_ID_LEN 48
-#define TOKEN_BYTES     32
-#define TOKEN_PREFIX    "esk_"
-#define TOKEN_LEN       (sizeof TOKEN_PREFIX - 1 + 2 * TOKEN_BYTES)
 
 static const char alnum[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
@@ -59,16 +57,6 @@ static int fail(FILE *err_stream, const char *command, const err *e)
 {
     fprintf(err_stream, "%s: %s: %s\n", PROG, command, e->message);
     return 1;
-}
-
-static void hex_encode(const unsigned char *in, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[in[i] >> 4];
-        out[2 * i + 1] = digits[in[i] & 15];
-    }
-    out[2 * n] = '\0';
 }
 
 /* ---- migrate ---------------------------------------------------------- */
@@ -358,20 +346,13 @@ static int cmd_bootstrap(const opts *o, int argc, char *const *argv, FILE *out, 
     }
 
     char external_id[EXTERNAL_ID_LEN + 1];
-    unsigned char raw[TOKEN_BYTES];
-    char token[TOKEN_LEN + 1];
-    unsigned char digest[SHA256_DIGEST_LENGTH];
-    char digest_hex[2 * SHA256_DIGEST_LENGTH + 1];
+    char token[API_TOKEN_LEN + 1];
+    char digest_hex[API_TOKEN_HASH_HEX];
     bootstrap_ids ids = {0};
     int rc = 1;
     if (!secure_random_string(external_id, EXTERNAL_ID_LEN, alnum, &e) ||
-        !secure_random(raw, sizeof raw, &e))
+        !api_token_new(token, digest_hex, &e))
         goto done;
-    memcpy(token, TOKEN_PREFIX, sizeof TOKEN_PREFIX - 1);
-    hex_encode(raw, sizeof raw, token + sizeof TOKEN_PREFIX - 1);
-    /* The stored hash is of the token text exactly as the client sends it. */
-    SHA256((const unsigned char *)token, strlen(token), digest);
-    hex_encode(digest, sizeof digest, digest_hex);
 
     if (!bootstrap_insert(conn, tenant, email, external_id, digest_hex, &ids, &e))
         goto done;
@@ -395,7 +376,6 @@ static int cmd_bootstrap(const opts *o, int argc, char *const *argv, FILE *out, 
 done:
     if (rc != 0)
         fail(err_stream, "bootstrap", &e);
-    secure_wipe(raw, sizeof raw);
     secure_wipe(token, sizeof token);
     bootstrap_ids_free(&ids);
     PQfinish(conn);
@@ -525,6 +505,20 @@ static int cmd_audit(const opts *o, int argc, char *const *argv, FILE *out, FILE
     return 0;
 }
 
+/* ---- routes ----------------------------------------------------------- */
+
+static int cmd_routes(const opts *o, int argc, char *const *argv, FILE *out, FILE *err_stream)
+{
+    (void)o;
+    if (argc > 1) {
+        fprintf(err_stream, "%s: routes: unexpected argument '%.100s'; usage: %s routes\n", PROG,
+                argv[1], PROG);
+        return 2;
+    }
+    api_routes_print(out);
+    return 0;
+}
+
 /* ---- the table -------------------------------------------------------- */
 
 static const api_command commands[] = {
@@ -551,6 +545,12 @@ static const api_command commands[] = {
              "on an error such as a malformed or unknown tenant id, an unreachable database or "
              "missing migrations.",
      .run = cmd_audit},
+    {.name = "routes",
+     .usage = "",
+     .help = "Prints the HTTP route table, one route a line: method, path pattern, the roles "
+             "it admits ('none' for routes that need no token) and a summary, tab-separated. "
+             "docs/api/openapi.yaml must describe exactly these routes (a test checks).",
+     .run = cmd_routes},
 };
 
 const api_command *api_commands(size_t *count)

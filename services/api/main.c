@@ -1,7 +1,10 @@
-/* escher-api: with a command (migrate, bootstrap), runs it; without one it
- * would serve the HTTP API, which arrives with a later issue. */
+/* escher-api: with a command (migrate, bootstrap, ...), runs it; without one
+ * it serves the HTTP API until SIGTERM. */
 #include "api_commands.h"
 #include "api_options.h"
+#include "api_server.h"
+
+#include "core/log.h"
 
 #include "core/opts.h"
 
@@ -39,12 +42,19 @@ int main(int argc, char **argv)
         opts_free(o);
         return status;
     }
-    /* Exit 2, not 0: a supervisor or script must not mistake this for a
-     * program that ran and finished. */
-    fprintf(stderr, "escher-api: not built yet: the HTTP/JSON API server (libevent, auth, tenants, "
-                    "jobs) arrives with a later issue, so nothing is served.\n"
-                    "escher-api: the configuration is valid; see 'escher-api --check-config'; "
-                    "the commands 'migrate' and 'bootstrap' work (see 'escher-api --help').\n");
+    log_level level = LOG_LEVEL_INFO;
+    log_level_parse(opts_get_string(o, "log-level"), &level, NULL);
+    logger *log = log_new("escher-api", level, -1);
+    err e;
+    err_clear(&e);
+    api_server *srv = api_server_new(o, log, &e);
+    status = 1;
+    if (srv != NULL && api_server_run(srv, &e))
+        status = 0;
+    if (status != 0)
+        log_error(log, "cannot serve", LOG_STR("error", e.message));
+    api_server_free(srv);
+    log_free(log);
     opts_free(o);
-    return 2;
+    return status;
 }

@@ -1,0 +1,6 @@
+/* Routes of the accounts area (placeholder until its handlers land). */
+#include "api_route.h"
+
+const api_route api_routes_accounts[] = {
+    {0},
+};

@@ -1,0 +1,6 @@
+/* Routes of the onboarding area (placeholder until its handlers land). */
+#include "api_route.h"
+
+const api_route api_routes_onboarding[] = {
+    {0},
+};

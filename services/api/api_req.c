@@ -1,0 +1,206 @@
+/* The handler-facing side of a request (see api_req.h). */
+#include "api_req_internal.h"
+
+#include "audit/audit.h"
+#include "core/strbuf.h"
+#include "db/db.h"
+
+#include <event2/buffer.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+PGconn *api_db(api_req *r)
+{
+    return r->db;
+}
+
+const api_caller *api_caller_of(const api_req *r)
+{
+    return &r->caller;
+}
+
+const char *api_path_param(const api_req *r, size_t i)
+{
+    return i < r->nparams ? r->params[i] : "";
+}
+
+const char *api_query(const api_req *r, const char *name)
+{
+    return r->query_parsed ? evhttp_find_header(&r->query, name) : NULL;
+}
+
+bool api_query_only(api_req *r, const char *const *allowed)
+{
+    if (!r->query_parsed)
+        return true;
+    for (struct evkeyval *kv = r->query.tqh_first; kv; kv = kv->next.tqe_next) {
+        bool known = false;
+        for (const char *const *a = allowed; *a && !known; a++)
+            known = strcmp(*a, kv->key) == 0;
+        if (!known) {
+            strbuf names;
+            strbuf_init(&names);
+            for (const char *const *a = allowed; *a; a++)
+                strbuf_printf(&names, "%s%s", a == allowed ? "" : ", ", *a);
+            api_fail(r, 400, "invalid_query", "unknown query parameter '%.64s' (known: %s)",
+                     kv->key, names.len ? strbuf_str(&names) : "none");
+            strbuf_free(&names);
+            return false;
+        }
+    }
+    return true;
+}
+
+json_t *api_body_object(api_req *r)
+{
+    if (r->body)
+        return r->body;
+    struct evbuffer *in = evhttp_request_get_input_buffer(r->http);
+    size_t n = evbuffer_get_length(in);
+    if (n == 0) {
+        api_fail(r, 400, "invalid_json", "the request body is empty; a JSON object is expected");
+        return NULL;
+    }
+    const char *text = (const char *)evbuffer_pullup(in, -1);
+    json_error_t je;
+    json_t *v = json_loadb(text, n, JSON_REJECT_DUPLICATES, &je);
+    if (v == NULL) {
+        api_fail(r, 400, "invalid_json",
+                 "the request body is not valid JSON: %s at line %d column %d", je.text, je.line,
+                 je.column);
+        return NULL;
+    }
+    if (!json_is_object(v)) {
+        json_decref(v);
+        api_fail(r, 400, "invalid_json", "the request body must be a JSON object");
+        return NULL;
+    }
+    r->body = v;
+    return v;
+}
+
+const char *api_request_id(const api_req *r)
+{
+    return r->request_id;
+}
+
+const logger *api_log(const api_req *r)
+{
+    return r->log;
+}
+
+const char *api_method(const api_req *r)
+{
+    return r->method;
+}
+
+const char *api_path(const api_req *r)
+{
+    return r->path;
+}
+
+const char *api_setting(const api_req *r, const char *name)
+{
+    if (strcmp(name, "escher-principal-arn") == 0)
+        return r->settings->escher_principal_arn;
+    if (strcmp(name, "template-url") == 0)
+        return r->settings->template_url;
+    return NULL;
+}
+
+void api_reply(api_req *r, int status, json_t *body)
+{
+    json_decref(r->reply);
+    r->status = status;
+    r->reply = body;
+}
+
+bool api_fail(api_req *r, int status, const char *code, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    api_reply(r, status,
+              json_pack("{s:{s:s, s:s, s:s}}", "error", "code", code, "message", msg, "request_id",
+                        r->request_id));
+    return false;
+}
+
+bool api_fail_err(api_req *r, const err *e)
+{
+    switch (e->code) {
+    case ERR_INVALID:
+        return api_fail(r, 400, "invalid_request", "%s", e->message);
+    case ERR_NOT_FOUND:
+        return api_fail(r, 404, "not_found", "%s", e->message);
+    case ERR_AUTH:
+        return api_fail(r, 403, "forbidden", "%s", e->message);
+    case ERR_LIMIT:
+        return api_fail(r, 429, "rate_limited", "%s", e->message);
+    default:
+        break;
+    }
+    if (strcmp(e->remote_code, "23505") == 0)
+        return api_fail(r, 409, "conflict", "%s", e->message);
+    /* Database text can quote rows; the client gets the request id to ask
+     * about, the log gets the detail. */
+    log_error(r->log, "request failed", LOG_STR("request_id", r->request_id),
+              LOG_STR("error", e->message), LOG_STR("sqlstate", e->remote_code));
+    return api_fail(r, 500, "internal", "internal error; quote request id %s when reporting it",
+                    r->request_id);
+}
+
+int api_status(const api_req *r)
+{
+    return r->status;
+}
+
+void api_header(api_req *r, const char *name, const char *value)
+{
+    evhttp_add_header(&r->headers, name, value);
+}
+
+bool api_uuid_parse(const char *s, char out[API_ID_LEN])
+{
+    static const char hex[] = "0123456789abcdefABCDEF";
+    if (strlen(s) != 36)
+        return false;
+    for (int i = 0; i < 36; i++) {
+        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash ? s[i] != '-' : strchr(hex, s[i]) == NULL)
+            return false;
+        out[i] = (char)(s[i] >= 'A' && s[i] <= 'F' ? s[i] + 32 : s[i]);
+    }
+    out[36] = '\0';
+    return true;
+}
+
+PGresult *api_sql(api_req *r, const char *sql, int nparams, const char *const *params)
+{
+    err e;
+    err_clear(&e);
+    PGresult *res = db_query(r->db, sql, nparams, params, &e);
+    if (res == NULL)
+        api_fail_err(r, &e);
+    return res;
+}
+
+bool api_audit(api_req *r, const char *action, const char *target, const json_t *detail)
+{
+    err e;
+    err_clear(&e);
+    json_t *d = detail ? json_deep_copy(detail) : json_object();
+    json_object_set_new(d, "request_id", json_string(r->request_id));
+    bool ok =
+        audit_append(r->db, r->caller.tenant_id, r->caller.email, action, target, d, NULL, &e);
+    json_decref(d);
+    if (!ok) {
+        e.code = ERR_INTERNAL; /* never a 4xx: the caller's input was fine */
+        api_fail_err(r, &e);
+    }
+    return ok;
+}

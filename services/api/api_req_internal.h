@@ -1,0 +1,50 @@
+/* The request structure behind api_req.h, shared by api_req.c (the
+ * handler-facing accessors) and api_server.c (which fills it and sends the
+ * answer). Nothing else includes this. */
+#ifndef ESCHER_API_REQ_INTERNAL_H
+#define ESCHER_API_REQ_INTERNAL_H
+
+#include "api_req.h"
+#include "api_route.h"
+
+#include <event2/http.h>
+#include <pthread.h>
+#include <event2/keyvalq_struct.h>
+
+#define API_REQUEST_ID_MAX 65
+
+/* What the loops of one process share; owned by the server. */
+typedef struct api_settings {
+    const char *escher_principal_arn;
+    const char *template_url;
+    const char *redis_url;
+    struct api_metrics *metrics;
+    /* Written by the maintenance thread, read by /readyz and /metrics. */
+    pthread_mutex_t redis_lock;
+    bool redis_ok;
+    bool redis_checked;
+    char redis_reason[256];
+} api_settings;
+
+struct api_req {
+    struct evhttp_request *http;
+    PGconn *db;
+    const logger *log;
+    api_settings *settings;
+    const char *method;
+    const char *path; /* decoded path, owned by the server's parse */
+    char request_id[API_REQUEST_ID_MAX];
+    char pathbuf[1024];
+    const char *params[API_MAX_PARAMS];
+    size_t nparams;
+    struct evkeyvalq query;
+    bool query_parsed;
+    json_t *body;
+    api_caller caller;
+    /* The answer. */
+    int status;
+    json_t *reply;
+    struct evkeyvalq headers;
+};
+
+#endif
