@@ -352,3 +352,52 @@ bool db_set_role(PGconn *conn, const char *role, err *e)
     strbuf_free(&sql);
     return ok;
 }
+
+bool db_pipeline(PGconn *conn, const db_stmt *stmts, size_t n, PGresult **results, err *e)
+{
+    for (size_t i = 0; i < n; i++)
+        results[i] = NULL;
+    if (PQenterPipelineMode(conn) != 1)
+        return db_error(e, conn, NULL, "entering pipeline mode");
+    bool sent = true;
+    for (size_t i = 0; i < n && sent; i++) {
+        const db_stmt *s = &stmts[i];
+        sent =
+            s->prepared
+                ? PQsendQueryPrepared(conn, s->prepared, s->nparams, s->params, NULL, NULL, 0) == 1
+                : PQsendQueryParams(conn, s->sql, s->nparams, NULL, s->params, NULL, NULL, 0) == 1;
+    }
+    sent = sent && PQpipelineSync(conn) == 1;
+    bool ok = sent;
+    if (!sent)
+        db_error(e, conn, NULL, "sending a pipeline");
+    /* Every result up to the sync must be read before leaving pipeline mode,
+     * even after a failure: the server answers each statement (an aborted one
+     * with PGRES_PIPELINE_ABORTED). */
+    for (size_t i = 0; sent && i < n; i++) {
+        PGresult *res = PQgetResult(conn);
+        if (res == NULL)
+            break;
+        ExecStatusType st = PQresultStatus(res);
+        if (st == PGRES_PIPELINE_ABORTED) {
+            PQclear(res);
+        } else {
+            results[i] = res;
+            if (ok && st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+                char what[96];
+                describe(what, sizeof what, stmts[i].sql ? stmts[i].sql : stmts[i].prepared);
+                ok = db_error(e, conn, res, what);
+            }
+        }
+        PQclear(PQgetResult(conn)); /* the NULL that ends this statement's results */
+    }
+    for (PGresult *res; sent && (res = PQgetResult(conn)) != NULL;) {
+        bool sync = PQresultStatus(res) == PGRES_PIPELINE_SYNC;
+        PQclear(res);
+        if (sync)
+            break;
+    }
+    if (PQexitPipelineMode(conn) != 1 && ok)
+        ok = db_error(e, conn, NULL, "leaving pipeline mode");
+    return ok;
+}

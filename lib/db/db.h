@@ -55,6 +55,23 @@ bool db_set_tenant(PGconn *conn, const char *tenant_id, err *e);
  * member of role (ERR_AUTH otherwise). */
 bool db_set_role(PGconn *conn, const char *role, err *e);
 
+/* One statement of a pipeline: text sql, or the prepared statement named
+ * prepared (then sql only names it in errors), with text parameters. */
+typedef struct db_stmt {
+    const char *sql;
+    const char *prepared;
+    int nparams;
+    const char *const *params;
+} db_stmt;
+
+/* Sends n statements in one pipeline (one network round trip) and stores
+ * each one's result in results[i] (caller PQclear-s every entry; a statement
+ * skipped because an earlier one failed gets NULL). Returns true when every
+ * statement succeeded; otherwise fills e from the first failure (its SQLSTATE
+ * in remote_code). As with separate statements, the first failure inside an
+ * explicit transaction leaves it aborted: the caller rolls back. */
+bool db_pipeline(PGconn *conn, const db_stmt *stmts, size_t n, PGresult **results, err *e);
+
 /* Fills e from a failed result: SQLSTATE in remote_code, message
  * "<what>: <server message> (SQLSTATE xxxxx)". For code that runs libpq
  * directly. res may be NULL (connection-level failure). Returns false. */

@@ -189,6 +189,28 @@ PGresult *api_sql(api_req *r, const char *sql, int nparams, const char *const *p
     return res;
 }
 
+PGresult *api_sql_final(api_req *r, const char *sql, int nparams, const char *const *params)
+{
+    const db_stmt stmts[2] = {{.sql = sql, .nparams = nparams, .params = params},
+                              {.sql = "COMMIT"}};
+    PGresult *res[2];
+    err e;
+    err_clear(&e);
+    bool ok = db_pipeline(r->db, stmts, 2, res, &e);
+    /* A COMMIT that answers "ROLLBACK" means the transaction was already
+     * aborted: the server's finish rolls it back and answers the error. */
+    if (ok && strcmp(PQcmdStatus(res[1]), "COMMIT") != 0)
+        ok = err_set(&e, ERR_INTERNAL, "the request's transaction was aborted before its read");
+    PQclear(res[1]);
+    if (!ok) {
+        PQclear(res[0]);
+        api_fail_err(r, &e);
+        return NULL;
+    }
+    r->tx_done = true;
+    return res[0];
+}
+
 bool api_audit(api_req *r, const char *action, const char *target, const json_t *detail)
 {
     err e;

@@ -106,6 +106,11 @@ bool api_uuid_parse(const char *s, char out[API_ID_LEN]);
  * after recording the error answer. */
 PGresult *api_sql(api_req *r, const char *sql, int nparams, const char *const *params);
 
+/* api_sql for a handler's last statement when it only reads: the statement
+ * and the request's COMMIT go out in one round trip. After it the handler
+ * must not touch the database again; its answer is sent as it records it. */
+PGresult *api_sql_final(api_req *r, const char *sql, int nparams, const char *const *params);
+
 /* Appends an audit row for this request's mutation (actor = caller's email,
  * detail borrowed, may be NULL) in the request's transaction. Records a 500
  * and returns false on failure. */

@@ -41,6 +41,7 @@ struct api_req {
     bool query_parsed;
     json_t *body;
     api_caller caller;
+    bool tx_done; /* api_sql_final committed already */
     /* The answer. */
     int status;
     json_t *reply;

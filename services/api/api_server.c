@@ -68,6 +68,14 @@ struct api_server {
 
 /* ---- database ----------------------------------------------------------- */
 
+/* Who is calling, and the tenant set for the transaction, in one statement;
+ * prepared once per connection. */
+#define AUTH_STMT "escher_auth"
+#define AUTH_SQL                                                                                   \
+    "SELECT token_id, tenant_id, user_id, role, email,"                                            \
+    " set_config('escher.tenant_id', tenant_id::text, true)"                                       \
+    " FROM escher_auth_token(decode($1, 'hex'))"
+
 /* A connection for request handling: RLS applies (escher_api), and no
  * statement outlives the request timeout. */
 static PGconn *loop_connect(api_server *s, err *e)
@@ -78,6 +86,13 @@ static PGconn *loop_connect(api_server *s, err *e)
     char sql[64];
     snprintf(sql, sizeof sql, "SET statement_timeout = %lld", (long long)s->timeout_ms);
     if (!db_set_role(c, "escher_api", e) || !db_exec(c, sql, 0, NULL, NULL, e)) {
+        PQfinish(c);
+        return NULL;
+    }
+    PGresult *res = PQprepare(c, AUTH_STMT, AUTH_SQL, 1, NULL);
+    bool ok = PQresultStatus(res) == PGRES_COMMAND_OK || db_error(e, c, res, "preparing auth");
+    PQclear(res);
+    if (!ok) {
         PQfinish(c);
         return NULL;
     }
@@ -229,19 +244,18 @@ static bool authenticate(api_loop *L, api_req *r)
     api_token_hash(tok, n, hash);
     if (!loop_db_ok(L))
         return api_fail(r, 503, "unavailable", "the database is unavailable; retry later");
-    /* The hash is our own hex, so it can be spelled inline: one simple-query
-     * round trip opens the transaction and sets the tenant from the token. */
-    char sql[512];
-    snprintf(sql, sizeof sql,
-             "BEGIN; SELECT token_id, tenant_id, user_id, role, email,"
-             " set_config('escher.tenant_id', tenant_id::text, true)"
-             " FROM escher_auth_token('\\x%s'::bytea)",
-             hash);
-    PGresult *res = PQexec(L->db, sql);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        err e;
-        err_clear(&e);
-        db_error(&e, L->db, res, "authenticating the bearer token");
+    /* BEGIN and the prepared authentication go out together: one round trip
+     * opens the transaction and sets the tenant from the token. */
+    const char *p[1] = {hash};
+    const db_stmt stmts[2] = {{.sql = "BEGIN"},
+                              {.sql = AUTH_SQL, .prepared = AUTH_STMT, .nparams = 1, .params = p}};
+    PGresult *results[2];
+    err e;
+    err_clear(&e);
+    bool ok = db_pipeline(L->db, stmts, 2, results, &e);
+    PQclear(results[0]);
+    PGresult *res = results[1];
+    if (!ok) {
         PQclear(res);
         rollback(L);
         e.code = ERR_INTERNAL;
@@ -269,6 +283,8 @@ static bool authenticate(api_loop *L, api_req *r)
  * A failed COMMIT turns the answer into an error. */
 static void finish_tx(api_loop *L, api_req *r)
 {
+    if (r->tx_done)
+        return;
     if (r->status >= 400) {
         rollback(L);
         return;
