@@ -162,3 +162,40 @@ sandbox_status() {
     return 1
   fi
 }
+
+# proc_start DIR NAME CMD...: an Escher daemon in the background (new session,
+# stdin closed), stderr and stdout to DIR/NAME.log, pid in DIR/NAME.pid.
+proc_start() {
+  local dir=$1 name=$2
+  shift 2
+  mkdir -p "$dir"
+  setsid "$@" >>"$dir/$name.log" 2>&1 </dev/null &
+  echo $! >"$dir/$name.pid"
+}
+
+# proc_stop DIR NAME: SIGTERM, up to 30 s for a graceful stop, then SIGKILL.
+proc_stop() {
+  local dir=$1 name=$2 pid i
+  [ -f "$dir/$name.pid" ] || return 0
+  pid=$(cat "$dir/$name.pid")
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for i in $(seq 1 300); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$dir/$name.pid"
+}
+
+# proc_status DIR NAME [DETAIL]: one line saying whether it runs.
+proc_status() {
+  local dir=$1 name=$2 detail=${3:-}
+  if [ -f "$dir/$name.pid" ] && kill -0 "$(cat "$dir/$name.pid")" 2>/dev/null; then
+    echo "$name: running (pid $(cat "$dir/$name.pid"))${detail:+ $detail} log=$dir/$name.log"
+  else
+    echo "$name: stopped (dir=$dir)"
+    return 1
+  fi
+}

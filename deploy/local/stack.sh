@@ -21,9 +21,15 @@ status)
   pg_status "$LOCAL/pg" || rc=1
   redis_status "$LOCAL/redis" || rc=1
   sandbox_status "$LOCAL/sandbox" || rc=1
+  for d in escher-api escher-worker-1 escher-worker-2; do
+    proc_status "$LOCAL/run" "$d" || rc=1
+  done
   exit $rc
   ;;
 stop)
+  for d in escher-worker-1 escher-worker-2 escher-api; do
+    proc_stop "$LOCAL/run" "$d"
+  done
   sandbox_stop "$LOCAL/sandbox"
   pg_stop "$LOCAL/pg"
   redis_stop "$LOCAL/redis"
@@ -31,7 +37,8 @@ stop)
   ;;
 logs)
   n=${2:-50}
-  for f in "$LOCAL/pg/postgresql.log" "$LOCAL/redis/redis.log" "$LOCAL/sandbox/sandbox.log"; do
+  for f in "$LOCAL/pg/postgresql.log" "$LOCAL/redis/redis.log" "$LOCAL/sandbox/sandbox.log" \
+    "$LOCAL"/run/*.log; do
     [ -f "$f" ] || continue
     echo "== $f"
     tail -n "$n" "$f"

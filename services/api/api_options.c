@@ -21,7 +21,8 @@ static const opts_def api_defs[] = {
      .min = 0,
      .max = 65535,
      .group = "HTTP",
-     .help = "TCP port of the HTTP/JSON API; 0 picks a free port (logged in the 'listening' line)."},
+     .help =
+         "TCP port of the HTTP/JSON API; 0 picks a free port (logged in the 'listening' line)."},
     {.name = "max-body-bytes",
      .env = "ESCHER_API_MAX_BODY_BYTES",
      .type = OPTS_INT,
