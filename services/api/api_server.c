@@ -75,6 +75,15 @@ struct api_server {
     "SELECT token_id, tenant_id, user_id, role, email,"                                            \
     " set_config('escher.tenant_id', tenant_id::text, true)"                                       \
     " FROM escher_auth_token(decode($1, 'hex'))"
+/* Token hygiene ("last used") costs a write at most once a minute per token:
+ * the WHERE clause makes every other request's UPDATE touch no row. Runs
+ * after AUTH_SQL in the same transaction, so row-level security admits only
+ * the caller's own tenant. */
+#define TOUCH_STMT "escher_touch"
+#define TOUCH_SQL                                                                                  \
+    "UPDATE api_tokens SET last_used_at = now()"                                                   \
+    " WHERE token_sha256 = decode($1, 'hex') AND revoked_at IS NULL"                               \
+    "   AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')"
 
 /* A connection for request handling: RLS applies (escher_api), and no
  * statement outlives the request timeout. */
@@ -92,6 +101,11 @@ static PGconn *loop_connect(api_server *s, err *e)
     PGresult *res = PQprepare(c, AUTH_STMT, AUTH_SQL, 1, NULL);
     bool ok = PQresultStatus(res) == PGRES_COMMAND_OK || db_error(e, c, res, "preparing auth");
     PQclear(res);
+    if (ok) {
+        res = PQprepare(c, TOUCH_STMT, TOUCH_SQL, 1, NULL);
+        ok = PQresultStatus(res) == PGRES_COMMAND_OK || db_error(e, c, res, "preparing touch");
+        PQclear(res);
+    }
     if (!ok) {
         PQfinish(c);
         return NULL;
@@ -244,16 +258,20 @@ static bool authenticate(api_loop *L, api_req *r)
     api_token_hash(tok, n, hash);
     if (!loop_db_ok(L))
         return api_fail(r, 503, "unavailable", "the database is unavailable; retry later");
-    /* BEGIN and the prepared authentication go out together: one round trip
-     * opens the transaction and sets the tenant from the token. */
+    /* BEGIN, the prepared authentication and the last-used touch go out
+     * together: one round trip opens the transaction and sets the tenant. */
     const char *p[1] = {hash};
-    const db_stmt stmts[2] = {{.sql = "BEGIN"},
-                              {.sql = AUTH_SQL, .prepared = AUTH_STMT, .nparams = 1, .params = p}};
-    PGresult *results[2];
+    const db_stmt stmts[3] = {
+        {.sql = "BEGIN"},
+        {.sql = AUTH_SQL, .prepared = AUTH_STMT, .nparams = 1, .params = p},
+        {.sql = TOUCH_SQL, .prepared = TOUCH_STMT, .nparams = 1, .params = p},
+    };
+    PGresult *results[3];
     err e;
     err_clear(&e);
-    bool ok = db_pipeline(L->db, stmts, 2, results, &e);
+    bool ok = db_pipeline(L->db, stmts, 3, results, &e);
     PQclear(results[0]);
+    PQclear(results[2]);
     PGresult *res = results[1];
     if (!ok) {
         PQclear(res);
