@@ -260,7 +260,10 @@ bool api_input_is_region(const char *s)
 
 static bool is_role_char(char c)
 {
-    return is_lower(c) || (c >= 'A' && c <= 'Z') || is_digit(c) || strchr("+=,.@_-", c) != NULL;
+    /* c != '\0' first: strchr finds the terminator, and the scan would run
+     * past the end of the string. */
+    return is_lower(c) || (c >= 'A' && c <= 'Z') || is_digit(c) ||
+           (c != '\0' && strchr("+=,.@_-", c) != NULL);
 }
 
 bool api_input_is_role_path_name(const char *s)
