@@ -22,14 +22,24 @@ static const opts_def worker_defs[] = {
      .group = "Storage",
      .help = "Redis URI for the per account and region AWS rate-limit buckets shared by all "
              "workers. Without Redis each worker limits itself alone."},
+    {.name = "database-role",
+     .env = "ESCHER_WORKER_DATABASE_ROLE",
+     .type = OPTS_STRING,
+     .def = "escher_worker",
+     .group = "Storage",
+     .metavar = "ROLE",
+     .help = "Role the worker takes (SET ROLE) after connecting: escher_worker, which sees every "
+             "tenant. The login role must be a member of it. Empty: keep the login role."},
     {.name = "concurrency",
      .env = "ESCHER_WORKER_CONCURRENCY",
      .type = OPTS_INT,
-     .def = "8",
+     .def = "32",
      .min = 1,
      .max = 1024,
      .group = "Jobs",
-     .help = "Jobs this worker runs at once."},
+     .help = "Jobs this worker process runs at once on its one event loop. Jobs mostly wait "
+             "on AWS, so this can be well above the number of cores; run several processes to "
+             "use several cores."},
     {.name = "max-requests-in-flight",
      .env = "ESCHER_WORKER_MAX_REQUESTS_IN_FLIGHT",
      .type = OPTS_INT,
@@ -42,7 +52,7 @@ static const opts_def worker_defs[] = {
      .env = "ESCHER_WORKER_LEASE",
      .type = OPTS_DURATION,
      .def = "1m",
-     .min = 10000,
+     .min = 1000,
      .max = 3600000,
      .group = "Jobs",
      .help = "How long a leased job stays ours without a heartbeat; a worker that dies loses "
@@ -54,7 +64,18 @@ static const opts_def worker_defs[] = {
      .min = 100,
      .max = 60000,
      .group = "Jobs",
-     .help = "How often the queue is polled for jobs when no notification arrives."},
+     .help = "How often the queue is polled for jobs when no notification arrives (a safety "
+             "net: idle workers wake at once on LISTEN/NOTIFY)."},
+    {.name = "grace-period",
+     .env = "ESCHER_WORKER_GRACE_PERIOD",
+     .type = OPTS_DURATION,
+     .def = "20s",
+     .min = 0,
+     .max = 3600000,
+     .group = "Jobs",
+     .help = "On SIGTERM or SIGINT the worker stops leasing at once and gives the jobs it is "
+             "running this long to finish; the rest are handed back to the queue without "
+             "counting an attempt, and the worker exits 0."},
     {.name = "role-session-duration",
      .env = "ESCHER_WORKER_ROLE_SESSION_DURATION",
      .type = OPTS_DURATION,
@@ -78,7 +99,8 @@ static const opts_def worker_defs[] = {
      .def = "info",
      .choices = log_level_names,
      .group = "Process",
-     .help = "Least severe log lines written to stderr (JSON, one object per line)."},
+     .help = "Least severe log lines written to stderr (JSON, one object per line, each line "
+             "of a job carrying its job_id)."},
 };
 
 static const opts_program worker_program = {
@@ -88,6 +110,7 @@ static const opts_program worker_program = {
                "scoped to the job, calls AWS with many requests in flight, records every step "
                "and retries safely.",
     .config_env = "ESCHER_WORKER_CONFIG",
+    .args_usage = "[kinds]",
     .defs = worker_defs,
     .ndefs = sizeof worker_defs / sizeof worker_defs[0],
 };
