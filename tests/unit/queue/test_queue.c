@@ -769,6 +769,61 @@ static void test_steps_skip_on_retry(void **state)
     assert_int_equal(query_long("SELECT max(seq) FROM job_steps WHERE job_id = $1", id), 2);
 }
 
+/* queue_release (a worker shutting down hands a job back): the attempt is
+ * not counted, the job is runnable again at once, a pending cancel request
+ * cancels it instead, and only the lease holder may release. */
+static void test_release(void **state)
+{
+    (void)state;
+    need_db();
+    char id[QUEUE_ID_LEN], cancelled[QUEUE_ID_LEN];
+    enqueue(tenant_a, "k", 0, 0, 0, id);
+    lease_one("w1", id, 1);
+    err e;
+    /* Not our lease: refused, naming the job, and nothing changes. */
+    assert_false(queue_release(conn, id, "w2", &e));
+    assert_int_equal(e.code, ERR_NOT_FOUND);
+    assert_non_null(strstr(e.message, id));
+    char st[32];
+    job_state(id, st, sizeof st);
+    assert_string_equal(st, "leased");
+
+    assert_true(queue_release(conn, id, "w1", &e));
+    job_state(id, st, sizeof st);
+    assert_string_equal(st, "queued");
+    assert_int_equal(query_long("SELECT attempts FROM jobs WHERE id = $1", id), 0);
+    assert_int_equal(
+        query_long("SELECT count(*) FROM jobs WHERE id = $1 AND leased_by IS NULL"
+                   " AND lease_expires_at IS NULL AND run_at <= now() AND finished_at IS NULL",
+                   id),
+        1);
+    /* Runnable again at once, by anyone, and this lease is attempt 1 again. */
+    lease_one("w2", id, 1);
+    /* Released twice in a row: the second is no longer ours to release. */
+    assert_true(queue_release(conn, id, "w2", &e));
+    assert_false(queue_release(conn, id, "w2", &e));
+    assert_int_equal(e.code, ERR_NOT_FOUND);
+
+    /* A cancel requested while leased: release cancels instead of requeueing. */
+    setup(NULL);
+    enqueue(tenant_a, "k", 0, 0, 0, cancelled);
+    lease_one("w1", cancelled, 1);
+    queue_cancel_result res;
+    assert_true(queue_cancel(conn, NULL, cancelled, &res, &e));
+    assert_int_equal(res, QUEUE_CANCEL_REQUESTED);
+    assert_true(queue_release(conn, cancelled, "w1", &e));
+    job_state(cancelled, st, sizeof st);
+    assert_string_equal(st, "cancelled");
+    assert_int_equal(
+        query_long("SELECT count(*) FROM jobs WHERE id = $1 AND finished_at IS NOT NULL",
+                   cancelled),
+        1);
+    queue_job out[1];
+    size_t n;
+    assert_true(queue_lease(conn, "w1", NULL, 0, 1, 30000, out, &n, &e));
+    assert_int_equal(n, 0);
+}
+
 /* Inside a caller's transaction the queue joins it: a rollback undoes the
  * enqueue. */
 static void test_joins_caller_transaction(void **state)
@@ -797,6 +852,7 @@ int main(void)
         cmocka_unit_test_setup(test_listen_notify_wakes, setup),
         cmocka_unit_test_setup(test_steps_skip_on_retry, setup),
         cmocka_unit_test_setup(test_joins_caller_transaction, setup),
+        cmocka_unit_test_setup(test_release, setup),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
