@@ -38,10 +38,4 @@ void api_commands_print_help(FILE *out);
  * err_stream and returns 2. */
 int api_commands_run(const opts *o, int nargs, char *const *args, FILE *out, FILE *err_stream);
 
-/* True when email looks like an address: one '@' with a non-empty local part
- * and a dotted domain, 3..320 bytes, no spaces, controls, quotes or angle
- * brackets. Fills e (ERR_INVALID quoting the value) otherwise. Exposed for
- * tests. */
-bool api_email_valid(const char *email, err *e);
-
 #endif
