@@ -208,6 +208,17 @@ bool api_input_opt_strings(api_req *r, const json_t *obj, const char *name, size
     return true;
 }
 
+bool api_input_is_dotted_name(const char *s, size_t max_len)
+{
+    size_t n = strlen(s);
+    if (n < 1 || n > max_len)
+        return false;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || strchr("_.:-", *s)))
+            return false;
+    return true;
+}
+
 /* ---- AWS shapes ------------------------------------------------------- */
 
 static bool is_digit(char c)

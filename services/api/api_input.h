@@ -64,6 +64,11 @@ bool api_input_opt_bool(api_req *r, const json_t *obj, const char *name, bool *o
 bool api_input_opt_strings(api_req *r, const json_t *obj, const char *name, size_t max_items,
                            size_t max_len, bool nullable, json_t **out, api_field *state);
 
+/* Whether s is a dotted lower-case name of 1..max_len characters of
+ * a-z 0-9 _ . : - (job kinds such as "account.verify", audit actions such
+ * as "accounts.create"): a shape check for query filters. */
+bool api_input_is_dotted_name(const char *s, size_t max_len);
+
 /* ---- AWS shapes ------------------------------------------------------- */
 
 /* Whether s is exactly 12 ASCII digits. */

@@ -2,6 +2,7 @@
 #include "api_page.h"
 
 #include <openssl/evp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,6 +56,29 @@ static bool b64url_decode(const char *in, char *out, size_t cap)
     return true;
 }
 
+void api_page_fetch_limit(const api_page *p, char out[16])
+{
+    snprintf(out, 16, "%d", p->limit + 1);
+}
+
+void api_page_reply_rows(api_req *r, const api_page *p, PGresult *res, int key_col, int json_col)
+{
+    int n = PQntuples(res);
+    int shown = n > p->limit ? p->limit : n;
+    json_t *items = json_array();
+    for (int i = 0; i < shown; i++)
+        json_array_append_new(items, json_loads(PQgetvalue(res, i, json_col), 0, NULL));
+    api_page_reply(r, items, n > p->limit ? PQgetvalue(res, shown - 1, key_col) : NULL);
+}
+
+bool api_page_bad_cursor(api_req *r)
+{
+    return api_fail(r, 400, "invalid_query",
+                    "query parameter 'cursor' is '%.64s', which no earlier page gave; "
+                    "pass next_cursor from the previous answer unchanged",
+                    api_query(r, "cursor"));
+}
+
 bool api_page_parse(api_req *r, api_page *p)
 {
     p->limit = API_PAGE_DEFAULT;
@@ -73,10 +97,7 @@ bool api_page_parse(api_req *r, api_page *p)
     const char *cursor = api_query(r, "cursor");
     if (cursor) {
         if (!b64url_decode(cursor, p->key, sizeof p->key))
-            return api_fail(r, 400, "invalid_query",
-                            "query parameter 'cursor' is '%.64s', which no earlier page gave; "
-                            "pass next_cursor from the previous answer unchanged",
-                            cursor);
+            return api_page_bad_cursor(r);
         p->has_cursor = true;
     }
     return true;
@@ -91,4 +112,21 @@ void api_page_reply(api_req *r, json_t *items, const char *next_key)
         next = json_string(enc);
     }
     api_reply(r, 200, json_pack("{s:o, s:o}", "items", items, "next_cursor", next));
+}
+
+bool api_page_time_id(api_req *r, const api_page *p, char ts[API_PAGE_TIME_LEN],
+                      char id[API_ID_LEN])
+{
+    /* The key is decoded client input: its shape is checked here so that the
+     * database only ever sees a well-formed time and uuid. */
+    static const char shape[] = "dddd-dd-ddTdd:dd:dd.ddddddZ";
+    const char *bar = strchr(p->key, '|');
+    bool ok = p->has_cursor && bar != NULL && (size_t)(bar - p->key) == sizeof shape - 1;
+    for (size_t i = 0; ok && i < sizeof shape - 1; i++)
+        ok = shape[i] == 'd' ? p->key[i] >= '0' && p->key[i] <= '9' : p->key[i] == shape[i];
+    if (!ok || !api_uuid_parse(bar + 1, id))
+        return api_page_bad_cursor(r);
+    memcpy(ts, p->key, sizeof shape - 1);
+    ts[sizeof shape - 1] = '\0';
+    return true;
 }
