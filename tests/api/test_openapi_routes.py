@@ -23,10 +23,11 @@ Standard library and Debian's python3-yaml only.
 """
 import copy
 import re
-import subprocess
 import sys
 
 import yaml
+
+import apitest
 
 ROLES = ("manager", "executor", "viewer")
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
@@ -41,19 +42,11 @@ def fail(msg):
 
 def routes_of(binary):
     """The route table: {(METHOD, pattern): (roles set, summary)}."""
-    out = subprocess.run([binary, "routes"], capture_output=True, text=True, check=True).stdout
     table = {}
-    for line in out.splitlines():
-        if not line.strip():
-            continue
-        parts = line.split("\t")
-        if len(parts) != 4:
-            raise SystemExit(f"escher-api routes printed an unexpected line: {line!r}")
-        method, pattern, roles, summary = parts
-        rs = frozenset() if roles == "none" else frozenset(roles.split(","))
-        if (method, pattern) in table:
-            raise SystemExit(f"escher-api routes lists {method} {pattern} twice")
-        table[(method, pattern)] = (rs, summary)
+    for r in apitest.routes_of(binary):
+        if (r.method, r.pattern) in table:
+            raise SystemExit(f"escher-api routes lists {r} twice")
+        table[(r.method, r.pattern)] = (r.roles, r.summary)
     return table
 
 
