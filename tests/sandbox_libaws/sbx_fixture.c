@@ -121,6 +121,12 @@ static void fill_ids(sbx *s, json_t *state)
 
 bool sbx_start(sbx *s, err *e)
 {
+    return sbx_start_with(s, NULL, e);
+}
+
+bool sbx_start_with(sbx *s, const sbx_config *c, err *e)
+{
+    const char *external_id = c && c->external_id ? c->external_id : SBX_EXTERNAL_ID;
     memset(s, 0, sizeof *s);
     s->pid = -1;
     const char *tmp = getenv("TMPDIR");
@@ -154,12 +160,19 @@ bool sbx_start(sbx *s, err *e)
                     "--seed",
                     SBX_SEED,
                     "--external-id",
-                    SBX_EXTERNAL_ID,
+                    (char *)external_id,
                     "--state-delay",
                     delay,
                     "--log-level",
                     "info",
+                    NULL,
+                    NULL,
                     NULL};
+    if (c && c->world_file) {
+        size_t n = sizeof argv / sizeof argv[0] - 3;
+        argv[n] = "--world";
+        argv[n + 1] = (char *)c->world_file;
+    }
     /* The environment minus the sandbox's own variables (they would override nothing
      * given on the command line, but a config file or faults could sneak in). */
     size_t nenv = 0;
@@ -199,7 +212,7 @@ bool sbx_start(sbx *s, err *e)
     s->port = (int)json_integer_value(json_object_get(line, "port"));
     s->admin_port = (int)json_integer_value(json_object_get(line, "admin_port"));
     const char *xid = json_string_value(json_object_get(line, "external_id"));
-    bool xid_ok = xid && strcmp(xid, SBX_EXTERNAL_ID) == 0;
+    bool xid_ok = xid && strcmp(xid, external_id) == 0;
     json_decref(line);
     if (s->port <= 0 || s->admin_port <= 0 || !xid_ok)
         return fail_with_log(s, e, "the listening line lacks port, admin_port or external_id");

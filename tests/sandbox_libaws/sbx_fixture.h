@@ -72,6 +72,17 @@ const char *sbx_mode_name(sbx_mode mode);
 /* Starts the sandbox and waits for its "listening" log line; false with a
  * message (the log's tail) in e on failure. */
 bool sbx_start(sbx *s, err *e);
+
+/* What sbx_start_with may change; NULL fields keep the fixture's choice. */
+typedef struct sbx_config {
+    const char *external_id; /* --external-id (default SBX_EXTERNAL_ID) */
+    /* --world FILE: a world saved from GET /state (made with the same
+     * accounts and regions); its own external id must equal external_id. */
+    const char *world_file;
+} sbx_config;
+
+/* sbx_start with c (NULL: as sbx_start). */
+bool sbx_start_with(sbx *s, const sbx_config *c, err *e);
 /* SIGTERM, then waits. False (message in e) unless it exited 0 with no
  * sanitizer report in its log. Frees clients and removes the temp dir. */
 bool sbx_stop(sbx *s, err *e);
