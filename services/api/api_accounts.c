@@ -231,7 +231,7 @@ static void account_list(api_req *r)
         return;
     }
     char limit[16];
-    snprintf(limit, sizeof limit, "%d", pg.limit + 1);
+    api_page_fetch_limit(&pg, limit);
     const char *p[] = {status, pg.has_cursor ? pg.key : NULL, limit};
     PGresult *res = api_sql_final(r,
                                   "SELECT account_id, " ACCOUNT_JSON " FROM aws_accounts"
@@ -241,12 +241,7 @@ static void account_list(api_req *r)
                                   3, p);
     if (res == NULL)
         return;
-    int n = PQntuples(res);
-    int shown = n > pg.limit ? pg.limit : n;
-    json_t *items = json_array();
-    for (int i = 0; i < shown; i++)
-        json_array_append_new(items, row_json(res, i, 1));
-    api_page_reply(r, items, n > pg.limit ? PQgetvalue(res, shown - 1, 0) : NULL);
+    api_page_reply_rows(r, &pg, res, 0, 1);
     PQclear(res);
 }
 

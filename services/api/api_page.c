@@ -1,6 +1,8 @@
 /* Cursor paging (see api_page.h). */
 #include "api_page.h"
 
+#include "core/strbuf.h"
+
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,10 +67,25 @@ void api_page_reply_rows(api_req *r, const api_page *p, PGresult *res, int key_c
 {
     int n = PQntuples(res);
     int shown = n > p->limit ? p->limit : n;
-    json_t *items = json_array();
-    for (int i = 0; i < shown; i++)
-        json_array_append_new(items, json_loads(PQgetvalue(res, i, json_col), 0, NULL));
-    api_page_reply(r, items, n > p->limit ? PQgetvalue(res, shown - 1, key_col) : NULL);
+    /* The rows are JSON PostgreSQL built: pasted together, never parsed and
+     * dumped again (that round trip was most of a list's cost). */
+    strbuf body;
+    strbuf_init(&body);
+    strbuf_puts(&body, "{\"items\":[");
+    for (int i = 0; i < shown; i++) {
+        if (i)
+            strbuf_putc(&body, ',');
+        strbuf_append(&body, PQgetvalue(res, i, json_col), (size_t)PQgetlength(res, i, json_col));
+    }
+    strbuf_puts(&body, "],\"next_cursor\":");
+    if (n > p->limit) {
+        char enc[API_CURSOR_MAX * 2];
+        b64url_encode(PQgetvalue(res, shown - 1, key_col), enc, sizeof enc);
+        strbuf_printf(&body, "\"%s\"}", enc);
+    } else {
+        strbuf_puts(&body, "null}");
+    }
+    api_reply_raw(r, 200, strbuf_detach(&body));
 }
 
 bool api_page_bad_cursor(api_req *r)

@@ -113,8 +113,16 @@ const char *api_setting(const api_req *r, const char *name)
 void api_reply(api_req *r, int status, json_t *body)
 {
     json_decref(r->reply);
+    free(r->reply_raw);
+    r->reply_raw = NULL;
     r->status = status;
     r->reply = body;
+}
+
+void api_reply_raw(api_req *r, int status, char *json_text)
+{
+    api_reply(r, status, NULL);
+    r->reply_raw = json_text;
 }
 
 bool api_fail(api_req *r, int status, const char *code, const char *fmt, ...)

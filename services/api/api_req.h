@@ -80,6 +80,9 @@ const char *api_setting(const api_req *r, const char *name);
 /* Records a JSON answer with status (steals body; NULL means no body, as for
  * 204). A later call replaces an earlier one. */
 void api_reply(api_req *r, int status, json_t *body);
+/* Records an answer whose body is JSON text already (takes json_text, which
+ * must be a complete JSON document: lists pass rows PostgreSQL built). */
+void api_reply_raw(api_req *r, int status, char *json_text);
 /* Records an error answer: status, a stable code ("invalid_field",
  * "not_found", ...) and a message. Returns false so handlers can
  * `return api_fail(...)` from boolean helpers. */

@@ -45,6 +45,7 @@ struct api_req {
     /* The answer. */
     int status;
     json_t *reply;
+    char *reply_raw; /* JSON text instead of reply (api_reply_raw) */
     struct evkeyvalq headers;
 };
 

@@ -337,8 +337,10 @@ static void send_answer(api_req *r)
     evhttp_add_header(out, "X-Request-Id", r->request_id);
     evhttp_add_header(out, "Cache-Control", "no-store");
     struct evbuffer *buf = NULL;
-    if (r->reply) {
-        char *text = json_dumps(r->reply, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (r->reply || r->reply_raw) {
+        char *text =
+            r->reply_raw ? r->reply_raw : json_dumps(r->reply, JSON_COMPACT | JSON_ENCODE_ANY);
+        r->reply_raw = NULL;
         buf = evbuffer_new();
         if (text) {
             evbuffer_add(buf, text, strlen(text));
@@ -444,6 +446,7 @@ answer:
               LOG_STR("tenant_id", r.caller.tenant_id));
     json_decref(r.body);
     json_decref(r.reply);
+    free(r.reply_raw);
     evhttp_clear_headers(&r.query);
     evhttp_clear_headers(&r.headers);
 }
