@@ -25,8 +25,12 @@ static void start_job(worker *w, queue_job *q)
 
 void worker_fill(worker *w)
 {
-    if (w->draining || w->njobs >= w->concurrency)
+    if (w->draining)
         return;
+    if (w->njobs >= w->concurrency) {
+        w->maybe_more = true; /* asked while full: look again when a slot frees */
+        return;
+    }
     size_t room = w->concurrency - w->njobs;
     size_t n = 0;
     err e = {0};

@@ -52,8 +52,13 @@ static void sleep_ms(long ms)
 
 char *sbx_log(const sbx *s)
 {
+    return sbx_read_file(s->log_path);
+}
+
+char *sbx_read_file(const char *path)
+{
     strbuf sb = STRBUF_INIT;
-    FILE *f = fopen(s->log_path, "r");
+    FILE *f = fopen(path, "r");
     if (f) {
         char buf[4096];
         size_t n;

@@ -88,6 +88,8 @@ bool sbx_start_with(sbx *s, const sbx_config *c, err *e);
 bool sbx_stop(sbx *s, err *e);
 /* The sandbox's log so far (caller frees). */
 char *sbx_log(const sbx *s);
+/* A file's content, "" when it cannot be read (caller frees). */
+char *sbx_read_file(const char *path);
 
 /* ---- admin API ---- */
 

@@ -130,20 +130,30 @@ void test_sigkill_mid_job(void **state)
     assert_true(strlen(first) > 0);
 }
 
+/* A verification whose AssumeRole takes assume_ms, leased by a worker
+ * started with grace period `grace`; returns once the job is leased. */
+static void slow_leased_job(int assume_ms, const char *grace, wt_worker *w, char job[QUEUE_ID_LEN])
+{
+    char account[QUEUE_ID_LEN], by[128];
+    readonly_account(W.sb.member_ids[0], account);
+    slow_assume(assume_ms);
+    char who[64];
+    snprintf(who, sizeof who, "grace-%s@example.com", grace);
+    verify_job(account, who, job);
+    const char *args[] = {"--grace-period", grace, NULL};
+    wt_worker_start(w, args);
+    wait_leased_by(job, by, sizeof by);
+}
+
 /* SIGTERM with a job stuck past the grace period: handed back, attempt not
  * counted, exit 0, and the log says which job. */
 void test_sigterm_hands_back(void **state)
 {
     (void)state;
     wt_need();
-    char account[QUEUE_ID_LEN], job[QUEUE_ID_LEN], by[128];
-    readonly_account(W.sb.member_ids[0], account);
-    slow_assume(20000);
-    verify_job(account, "term@example.com", job);
-    const char *args[] = {"--grace-period", "500ms", NULL};
+    char job[QUEUE_ID_LEN];
     wt_worker w;
-    wt_worker_start(&w, args);
-    wait_leased_by(job, by, sizeof by);
+    slow_leased_job(20000, "500ms", &w, job);
     assert_int_equal(wt_query_long("SELECT attempts FROM jobs WHERE id = $1", job), 1);
     assert_int_equal(wt_worker_stop(&w, SIGTERM, 10000), 0);
     char st[32];
@@ -164,14 +174,9 @@ void test_sigterm_finishes_in_grace(void **state)
 {
     (void)state;
     wt_need();
-    char account[QUEUE_ID_LEN], job[QUEUE_ID_LEN], by[128];
-    readonly_account(W.sb.member_ids[0], account);
-    slow_assume(1500);
-    verify_job(account, "grace@example.com", job);
-    const char *args[] = {"--grace-period", "20s", NULL};
+    char job[QUEUE_ID_LEN];
     wt_worker w;
-    wt_worker_start(&w, args);
-    wait_leased_by(job, by, sizeof by);
+    slow_leased_job(1500, "20s", &w, job);
     assert_int_equal(wt_worker_stop(&w, SIGTERM, 15000), 0);
     char st[32];
     wt_wait_state(job, "succeeded", 1, st, sizeof st);

@@ -42,17 +42,7 @@ static void sleep_ms(long ms)
 
 char *wt_read_file(const char *path)
 {
-    strbuf sb = STRBUF_INIT;
-    FILE *f = fopen(path, "r");
-    if (f) {
-        char buf[8192];
-        size_t n;
-        while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-            strbuf_append(&sb, buf, n);
-        fclose(f);
-    }
-    strbuf_puts(&sb, "");
-    return strbuf_detach(&sb);
+    return sbx_read_file(path);
 }
 
 /* ---- SQL ---- */
