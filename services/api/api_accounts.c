@@ -224,10 +224,7 @@ static void account_list(api_req *r)
     /* The sort key is the AWS account id; a cursor that decodes to anything
      * else was not made here. */
     if (pg.has_cursor && !api_input_is_account_id(pg.key)) {
-        api_fail(r, 400, "invalid_query",
-                 "query parameter 'cursor' is '%.64s', which no earlier page gave; pass "
-                 "next_cursor from the previous answer unchanged",
-                 api_query(r, "cursor"));
+        api_page_bad_cursor(r);
         return;
     }
     char limit[16];
