@@ -105,7 +105,8 @@ bool api_page_parse(api_req *r, api_page *p)
     if (limit) {
         char *end;
         long v = strtol(limit, &end, 10);
-        if (*limit == '\0' || *end != '\0' || v < 1 || v > API_PAGE_MAX)
+        /* strtol also takes leading blanks and a sign: digits only. */
+        if (*limit < '0' || *limit > '9' || *end != '\0' || v < 1 || v > API_PAGE_MAX)
             return api_fail(r, 400, "invalid_query",
                             "query parameter 'limit' is '%.32s'; want an integer from 1 to %d",
                             limit, API_PAGE_MAX);

@@ -28,11 +28,14 @@ const char *api_path_param(const api_req *r, size_t i)
 
 const char *api_query(const api_req *r, const char *name)
 {
+    /* Bookkeeping only: every api_req is a writable object of the server's. */
+    ((api_req *)r)->query_read = true;
     return r->query_parsed ? evhttp_find_header(&r->query, name) : NULL;
 }
 
 bool api_query_only(api_req *r, const char *const *allowed)
 {
+    r->query_read = true;
     if (!r->query_parsed)
         return true;
     for (struct evkeyval *kv = r->query.tqh_first; kv; kv = kv->next.tqe_next) {
@@ -125,6 +128,24 @@ void api_reply_raw(api_req *r, int status, char *json_text)
     r->reply_raw = json_text;
 }
 
+/* Length of the valid UTF-8 sequence at s, or 0 when it is not one
+ * (overlong forms, surrogates and code points past U+10FFFF included). */
+static size_t utf8_seq(const unsigned char *s)
+{
+    unsigned char c = s[0];
+    size_t n = c < 0x80                 ? 1
+               : c >= 0xC2 && c <= 0xDF ? 2
+               : c >= 0xE0 && c <= 0xEF ? 3
+               : c >= 0xF0 && c <= 0xF4 ? 4
+                                        : 0;
+    unsigned char lo = c == 0xE0 ? 0xA0 : c == 0xF0 ? 0x90 : 0x80;
+    unsigned char hi = c == 0xED ? 0x9F : c == 0xF4 ? 0x8F : 0xBF;
+    for (size_t i = 1; i < n; i++, lo = 0x80, hi = 0xBF)
+        if (s[i] < lo || s[i] > hi)
+            return 0;
+    return n;
+}
+
 bool api_fail(api_req *r, int status, const char *code, const char *fmt, ...)
 {
     char msg[1024];
@@ -132,6 +153,17 @@ bool api_fail(api_req *r, int status, const char *code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    /* Messages quote what the client sent (decoded query values can be any
+     * bytes) and "%.64s" or the buffer can cut a character in two; jansson
+     * takes only UTF-8, and would leave the error without a body. */
+    for (unsigned char *p = (unsigned char *)msg; *p;) {
+        size_t n = utf8_seq(p);
+        if (n == 0) {
+            *p = '?';
+            n = 1;
+        }
+        p += n;
+    }
     api_reply(r, status,
               json_pack("{s:{s:s, s:s, s:s}}", "error", "code", code, "message", msg, "request_id",
                         r->request_id));

@@ -39,6 +39,9 @@ struct api_req {
     size_t nparams;
     struct evkeyvalq query;
     bool query_parsed;
+    /* The handler looked at the query (api_query, api_query_only): a route
+     * that never does takes no parameters, and the server refuses any. */
+    bool query_read;
     json_t *body;
     api_caller caller;
     bool tx_done; /* api_sql_final committed already */

@@ -434,6 +434,11 @@ static void handle(struct evhttp_request *http, void *arg)
     route->handler(&r);
     if (r.status == 0)
         api_fail(&r, 500, "internal", "the handler gave no answer (request id %s)", r.request_id);
+    /* A route whose handler reads no query takes no parameters: refuse them
+     * rather than ignore them (a mutation is then rolled back below). */
+    static const char *const no_params[] = {NULL};
+    if (r.status < 400 && !r.query_read)
+        api_query_only(&r, no_params);
 
 answer:
     if (in_tx)
