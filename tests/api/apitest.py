@@ -417,6 +417,22 @@ class Stack:
         self.db.drop()
 
 
+def main(name, tag, run, server_args=()):
+    """A suite's main: argv[1] is the escher-api binary; run(stack, routes,
+    results) does the checks on a fresh Stack, which is torn down after."""
+    if len(sys.argv) != 2:
+        raise SystemExit(f"usage: {sys.argv[0]} ESCHER_API_BINARY")
+    binary = sys.argv[1]
+    res = Results(name)
+    routes = routes_of(binary)
+    stack = Stack(binary, tag, res, server_args)
+    try:
+        run(stack, routes, res)
+    finally:
+        stack.close()
+    res.finish()
+
+
 # ---- fixtures: what each route needs to succeed ---------------------------------------
 
 _account_seq = [int(time.time()) % 100000 * 1000 + os.getpid() % 1000]

@@ -13,7 +13,6 @@ Usage: test_rbac.py ESCHER_API_BINARY
 The matrix is printed as a table. Tenant B is the caller throughout, so the
 objects come from a tenant that also has a neighbour (A).
 """
-import sys
 
 import apitest
 
@@ -24,18 +23,6 @@ MALFORMED = [
     "Bearer ",                       # nothing after the scheme
     "Bearer esk_" + "G" * 64,        # right length, not hex
 ]
-
-
-def main():
-    binary = sys.argv[1]
-    res = apitest.Results("api_acceptance_rbac")
-    routes = apitest.routes_of(binary)
-    stack = apitest.Stack(binary, "rbac", res)
-    try:
-        run(stack, routes, res)
-    finally:
-        stack.close()
-    res.finish()
 
 
 def run(stack, routes, res):
@@ -111,4 +98,4 @@ def run(stack, routes, res):
 
 
 if __name__ == "__main__":
-    main()
+    apitest.main("api_acceptance_rbac", "rbac", run)
