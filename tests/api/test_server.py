@@ -27,9 +27,112 @@ def run(stack, routes, res):
     c = stack.client
     t = stack.tenants["A"]
     request_ids(c, t, res)
+    http_edges(c, t, res)
+    paging(stack, routes, t, res)
+    races(stack, t, res)
     rate_limit(stack, t, res)
     reuseport(stack, res)
     concurrency(c, t, res)
+
+
+def http_edges(c, t, res):
+    m = t.tokens["manager"]
+    for method, path, want in [("HEAD", "/v1/me", 405), ("OPTIONS", "/v1/accounts", 405),
+                               ("GET", "/v1/me/", 404), ("GET", "//v1/me", 404),
+                               ("GET", "/v1//me", 404), ("GET", "/V1/ME", 404),
+                               ("GET", "/v1/accounts/", 404), ("GET", "/v1", 404), ("GET", "/", 404),
+                               ("DELETE", "/v1/accounts", 405), ("PUT", "/v1/accounts/x", 405)]:
+        a = c.call(method, path, token=m)
+        res.check(a.status == want, f"{method} {path} -> {want}", a.short())
+        if want == 405:
+            res.check(bool(a.headers.get("allow")), f"{method} {path}: 405 has Allow",
+                      str(a.headers))
+    for auth in ("bearer " + m, "Bearer  " + m + "  ", "BEARER " + m):
+        a = c.call("GET", "/v1/me", auth=auth)
+        res.check(a.status == 200, f"Authorization {auth[:9]!r}...: the scheme is case-insensitive "
+                  "and blanks around the token are ignored", a.short())
+    a = c.call("GET", "/v1/me", auth="Bearer " + m.upper())
+    res.check(a.status == 401, "an upper-cased token is not the token", a.short())
+
+
+def paging(stack, routes, t, res):
+    """Every list walked with limit 1 and 2 gives the same rows, once each,
+    in the same order, as one page of 500."""
+    c = stack.client
+    m = t.tokens["manager"]
+    fx = apitest.Fixtures(stack)
+    for _ in range(3):  # a few rows in every list
+        fx.account(t, verify=True)
+        c.call("POST", "/v1/tokens", {"name": "paging"}, token=m)
+    lists = []
+    for r in routes:
+        if r.method != "GET" or r.params or r.public or "manager" not in r.roles:
+            continue
+        a = c.call("GET", r.pattern + "?limit=500", token=m)
+        if isinstance(a.json, dict) and "items" in a.json and "next_cursor" in a.json:
+            lists.append((r.pattern, a.json["items"]))
+            res.check(a.json["next_cursor"] is None, f"GET {r.pattern}?limit=500: one page",
+                      a.short())
+    for pattern, full in lists:
+        key = "seq" if pattern == "/v1/audit" else "id"
+        want = [row[key] for row in full]
+        for limit in (1, 2):
+            got, cursor, pages = [], None, 0
+            while pages <= len(want) + 2:
+                q = f"{pattern}?limit={limit}" + (f"&cursor={cursor}" if cursor else "")
+                a = c.call("GET", q, token=m)
+                if not res.check(a.status == 200, f"GET {q} -> 200", a.short()):
+                    break
+                pages += 1
+                res.check(len(a.json["items"]) <= limit, f"GET {q}: at most {limit} items")
+                got += [row[key] for row in a.json["items"]]
+                cursor = a.json["next_cursor"]
+                if not cursor:
+                    break
+            res.check(got == want, f"GET {pattern} in pages of {limit}: the same {len(want)} rows "
+                      "in the same order, once each", f"{got} vs {want}")
+    res.ok(f"paging: {len(lists)} lists walked with limit 1 and 2 ({', '.join(p for p, _ in lists)})")
+
+
+def races(stack, t, res):
+    """The same creation sent twice at once: one 201 and one 409, never 5xx."""
+    c = stack.client
+    m = t.tokens["manager"]
+    acct = apitest.fresh_account_id()
+    cases = [("POST", "/v1/users", {"email": "race@a.example", "role": "viewer"}),
+             ("POST", "/v1/accounts", {"role_arn": apitest.role_arn(acct), "verify": True})]
+    for method, path, body in cases:
+        for attempt in range(3):
+            out = []
+            b = dict(body)
+            if path == "/v1/users":
+                b["email"] = f"race{attempt}@a.example"
+            else:
+                b["role_arn"] = apitest.role_arn(apitest.fresh_account_id())
+            threads = [threading.Thread(target=lambda: out.append(c.call(method, path, b, token=m)))
+                       for _ in range(4)]
+            for th in threads:
+                th.start()
+            for th in threads:
+                th.join()
+            codes = sorted(a.status for a in out)
+            res.check(codes == [201, 409, 409, 409],
+                      f"{method} {path} x4 at once with one {'email' if 'users' in path else 'account'}:"
+                      " one 201, three 409", " | ".join(a.short() for a in out))
+    # Revoking one token from two requests at once: both 204, one audit row.
+    tok = c.call("POST", "/v1/tokens", {"name": "race"}, token=m).json
+    out = []
+    threads = [threading.Thread(target=lambda: out.append(c.call("DELETE", f"/v1/tokens/{tok['id']}",
+                                                                  token=m))) for _ in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    res.check(sorted(a.status for a in out) == [204] * 4, "DELETE /v1/tokens/{id} x4 at once: all 204",
+              " | ".join(a.short() for a in out))
+    n = stack.db.value("SELECT count(*) FROM audit_log WHERE action = 'tokens.revoke'"
+                       " AND target = 'token:' || :'v1'", tok["id"])
+    res.check(n == "1", "... and one tokens.revoke audit row", f"{n} rows")
 
 
 def request_ids(c, t, res):
