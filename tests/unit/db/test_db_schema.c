@@ -307,12 +307,53 @@ static void test_checks(void **state)
     dbtest_close(&t, c);
 }
 
+/* docs/privacy.md says what the server stores, table by table. Every table the
+ * migrations create must be named there (in backticks), so a table that would
+ * hold something new (say, a client's chat history) cannot appear without the
+ * privacy statement saying so. */
+static void test_privacy_statement_names_every_table(void **state)
+{
+    (void)state;
+    pgtest t;
+    PGconn *c = dbtest_open(&t, "schema_privacy");
+    if (c == NULL)
+        skip();
+    char *dir = dbtest_migrations_dir();
+    err e;
+    if (!migrate_apply(c, dir, NULL, &e))
+        fail_msg("%s", e.message);
+    free(dir);
+    const char *src = getenv("ESCHER_SOURCE_DIR");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/docs/privacy.md", src);
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        fail_msg("cannot open %s", path);
+    static char doc[1 << 17];
+    size_t n = fread(doc, 1, sizeof doc - 1, f);
+    doc[n] = '\0';
+    fclose(f);
+    PGresult *r = PQexec(c, "SELECT table_name FROM information_schema.tables"
+                            " WHERE table_schema = 'public' ORDER BY 1");
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    assert_true(PQntuples(r) >= 7);
+    for (int i = 0; i < PQntuples(r); i++) {
+        char quoted[128];
+        snprintf(quoted, sizeof quoted, "`%s`", PQgetvalue(r, i, 0));
+        if (strstr(doc, quoted) == NULL)
+            fail_msg("table %s is not in docs/privacy.md: say there what it stores", quoted);
+    }
+    PQclear(r);
+    dbtest_close(&t, c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_source_migrations_apply_once),
         cmocka_unit_test(test_rls),
         cmocka_unit_test(test_checks),
+        cmocka_unit_test(test_privacy_statement_names_every_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
