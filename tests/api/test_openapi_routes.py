@@ -10,8 +10,9 @@ an operation whose `x-escher-roles` differ from the roles the route admits
 (public routes: empty roles and `security: []`). It also checks that the spec
 holds together as OpenAPI 3.0.3 the way clients rely on it: every $ref
 resolves, every {param} of a path is declared, every operation answers with
-X-Request-Id and the error object, token routes declare 401/403/429, body
-routes 413, {id} routes 404, and lists have the {items, next_cursor} shape.
+X-Request-Id and the error object, every route declares 413, token routes
+400/401/403/429, {id} routes 404, and lists have the {items, next_cursor}
+shape.
 
 Before reading the real files it proves the comparison can fail: a route
 removed, a method changed and roles changed in a copy of the spec must each
@@ -233,9 +234,10 @@ def check_structure(spec):
         if not any(code.startswith("2") for code in responses):
             fail(f"{name}: no 2xx response")
         public = op.get("security") == []
-        want = set() if public else {"401", "403", "429"}
+        # Every route: the body limit; token routes also refuse unknown
+        # query parameters (400) before or after the handler.
+        want = {"413"} if public else {"400", "401", "403", "413", "429"}
         if op.get("requestBody"):
-            want |= {"400", "413"}
             body = deref(spec, op["requestBody"])
             schema = deref(spec, (body.get("content") or {}).get("application/json", {}).get("schema"))
             if not schema or schema.get("type") != "object":
