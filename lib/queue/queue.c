@@ -6,11 +6,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/strbuf.h"
 #include "core/timeutil.h"
 #include "core/xmalloc.h"
 #include "db/db.h"
+
+#include <libpq-events.h>
 
 #define DEFAULT_MAX_ATTEMPTS 5
 #define DEFAULT_BASE_MS      1000
@@ -76,12 +79,92 @@ static const char *pg_message(PGconn *conn)
     return buf;
 }
 
-/* Runs one parameterized statement; NULL (with *e set, naming `what`) unless
- * it returned `want`. */
+/* ---- prepared statements ---------------------------------------------- */
+
+/* Each statement the queue runs is parsed and planned once per connection
+ * and run by name after that: for statements this short, parse and plan cost
+ * about as much as running them (measured in docs/performance.md). Which
+ * statements a connection has is kept on the connection itself, as libpq
+ * instance data of prep_events, so it is forgotten when the connection is
+ * reset (the server session, and its statements, are new) or finished.
+ * Statements are known by the address of their SQL text: each is a literal
+ * used in one place. A caller that runs DEALLOCATE ALL or DISCARD ALL on a
+ * connection the queue uses must reset it (PQreset). */
+#define PREP_MAX 32
+
+typedef struct prep {
+    const char *sql[PREP_MAX];
+    int n;
+} prep;
+
+static int prep_events(PGEventId id, void *info, void *pass)
+{
+    (void)pass;
+    switch (id) {
+    case PGEVT_REGISTER: {
+        PGconn *conn = ((PGEventRegister *)info)->conn;
+        return PQsetInstanceData(conn, prep_events, xcalloc(1, sizeof(prep)));
+    }
+    case PGEVT_CONNRESET: {
+        prep *st = PQinstanceData(((PGEventConnReset *)info)->conn, prep_events);
+        if (st)
+            st->n = 0;
+        return 1;
+    }
+    case PGEVT_CONNDESTROY:
+        free(PQinstanceData(((PGEventConnDestroy *)info)->conn, prep_events));
+        return 1;
+    default:
+        return 1;
+    }
+}
+
+/* Writes into name the name under which sql is prepared on conn, preparing
+ * it first if this connection has not yet (one round trip, once). Leaves
+ * name empty when the connection already holds PREP_MAX statements: the
+ * caller then sends sql unnamed. */
+static bool prepared(PGconn *conn, const char *sql, int nparams, char name[24], const char *what,
+                     err *e)
+{
+    name[0] = '\0';
+    prep *st = PQinstanceData(conn, prep_events);
+    if (st == NULL) {
+        if (!PQregisterEventProc(conn, prep_events, "escher queue", NULL))
+            return true; /* no bookkeeping: run unnamed */
+        st = PQinstanceData(conn, prep_events);
+        if (st == NULL)
+            return true;
+    }
+    for (int i = 0; i < st->n; i++)
+        if (st->sql[i] == sql) {
+            snprintf(name, 24, "escher_queue_%d", i);
+            return true;
+        }
+    if (st->n == PREP_MAX)
+        return true;
+    snprintf(name, 24, "escher_queue_%d", st->n);
+    PGresult *r = PQprepare(conn, name, sql, nparams, NULL);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        name[0] = '\0';
+        db_error(e, conn, r, what);
+        PQclear(r);
+        return false;
+    }
+    PQclear(r);
+    st->sql[st->n++] = sql;
+    return true;
+}
+
+/* Runs one parameterized statement (prepared, see above); NULL (with *e set,
+ * naming `what`) unless it returned `want`. */
 static PGresult *run(PGconn *conn, const char *sql, int nparams, const char *const *params,
                      ExecStatusType want, const char *what, err *e)
 {
-    PGresult *r = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    char name[24];
+    if (!prepared(conn, sql, nparams, name, what, e))
+        return NULL;
+    PGresult *r = name[0] ? PQexecPrepared(conn, name, nparams, params, NULL, NULL, 0)
+                          : PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(r) != want) {
         db_error(e, conn, r, what); /* keeps the SQLSTATE in e->remote_code */
         PQclear(r);
@@ -92,9 +175,12 @@ static PGresult *run(PGconn *conn, const char *sql, int nparams, const char *con
 
 static bool exec_simple(PGconn *conn, const char *sql, const char *what, err *e)
 {
-    PGresult *r = run(conn, sql, 0, NULL, PGRES_COMMAND_OK, what, e);
+    PGresult *r = PQexec(conn, sql);
+    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (!ok)
+        db_error(e, conn, r, what);
     PQclear(r);
-    return r != NULL;
+    return ok;
 }
 
 /* Opens a transaction unless the caller has one open: *own says whether we
@@ -141,13 +227,93 @@ static void copy_field(char *dst, size_t n, const PGresult *r, int row, int col)
     snprintf(dst, n, "%s", PQgetisnull(r, row, col) ? "" : PQgetvalue(r, row, col));
 }
 
+/* ---- pipelines ---------------------------------------------------------- */
+
+#define PIPELINE_MAX 8
+
+/* lib/db's db_pipeline (one round trip for s[0..n)) on the queue's prepared
+ * statements: fills in each one's name, preparing it first where this
+ * connection has not. With out (n entries) non-NULL, out[i] gets s[i]'s
+ * result for the caller to PQclear; on failure every out[i] is NULL and *e
+ * is prefixed with `what`. */
+static bool pipeline(PGconn *conn, const db_stmt *s, size_t n, PGresult **out, const char *what,
+                     err *e)
+{
+    db_stmt named[PIPELINE_MAX + 2];
+    char names[PIPELINE_MAX + 2][24];
+    PGresult *res[PIPELINE_MAX + 2];
+    if (n > PIPELINE_MAX + 2)
+        return err_set(e, ERR_INTERNAL, "%s: %zu statements in one pipeline", what, n);
+    for (size_t i = 0; i < n; i++) {
+        if (!prepared(conn, s[i].sql, s[i].nparams, names[i], what, e))
+            return false;
+        named[i] = s[i];
+        named[i].prepared = names[i][0] ? names[i] : NULL;
+    }
+    bool ok = db_pipeline(conn, named, n, res, e);
+    for (size_t i = 0; i < n; i++) {
+        if (ok && out) {
+            out[i] = res[i];
+            continue;
+        }
+        PQclear(res[i]);
+        if (out)
+            out[i] = NULL;
+    }
+    return ok || err_prefix(e, "%s", what);
+}
+
+/* Runs s[0..n) as one transaction in one round trip: between a BEGIN and a
+ * COMMIT sent in the same pipeline when the connection is idle, inside the
+ * caller's transaction otherwise (what tx_begin/tx_end do, without their two
+ * extra round trips). out as for pipeline. */
+static bool pipeline_tx(PGconn *conn, const db_stmt *s, size_t n, PGresult **out, const char *what,
+                        err *e)
+{
+    if (n > PIPELINE_MAX)
+        return err_set(e, ERR_INTERNAL, "%s: %zu statements in one pipeline", what, n);
+    switch (PQtransactionStatus(conn)) {
+    case PQTRANS_IDLE:
+        break;
+    case PQTRANS_INTRANS:
+        return pipeline(conn, s, n, out, what, e);
+    case PQTRANS_INERROR:
+        return err_set(e, ERR_INVALID, "%s: the connection's transaction has already failed", what);
+    default:
+        return err_set(e, ERR_IO, "%s: the connection is busy or broken: %s", what,
+                       pg_message(conn));
+    }
+    db_stmt all[PIPELINE_MAX + 2];
+    PGresult *res[PIPELINE_MAX + 2];
+    all[0] = (db_stmt){.sql = "BEGIN"};
+    memcpy(&all[1], s, n * sizeof *s);
+    all[n + 1] = (db_stmt){.sql = "COMMIT"};
+    bool ok = pipeline(conn, all, n + 2, res, what, e);
+    if (ok) {
+        PQclear(res[0]);
+        PQclear(res[n + 1]);
+        for (size_t i = 0; i < n; i++) {
+            if (out)
+                out[i] = res[i + 1];
+            else
+                PQclear(res[i + 1]);
+        }
+    } else {
+        for (size_t i = 0; out && i < n; i++)
+            out[i] = NULL;
+        /* A failure inside BEGIN leaves the transaction open and aborted. */
+        if (PQtransactionStatus(conn) != PQTRANS_IDLE) {
+            PGresult *r = PQexec(conn, "ROLLBACK");
+            PQclear(r);
+        }
+    }
+    return ok;
+}
+
 /* ---- enqueue and lease -------------------------------------------------- */
 
-bool queue_enqueue(PGconn *conn, const queue_new_job *job, char id_out[QUEUE_ID_LEN],
-                   bool *duplicate, err *e)
+static bool check_new_job(const queue_new_job *job, err *e)
 {
-    if (duplicate)
-        *duplicate = false;
     if (job == NULL || !is_uuid(job->tenant_id))
         return err_set(e, ERR_INVALID, "enqueue: tenant id '%.64s' is not a uuid",
                        job && job->tenant_id ? job->tenant_id : "(null)");
@@ -159,60 +325,207 @@ bool queue_enqueue(PGconn *conn, const queue_new_job *job, char id_out[QUEUE_ID_
                        job->max_attempts);
     if (job->delay_ms < 0)
         return err_set(e, ERR_INVALID, "enqueue: delay_ms %" PRId64 " is negative", job->delay_ms);
+    return true;
+}
 
-    char prio[16], delay[24], maxa[16];
-    snprintf(prio, sizeof prio, "%d", job->priority);
-    snprintf(delay, sizeof delay, "%" PRId64, job->delay_ms);
-    snprintf(maxa, sizeof maxa, "%d", job->max_attempts ? job->max_attempts : DEFAULT_MAX_ATTEMPTS);
-    const char *p[9] = {job->tenant_id,
-                        job->kind,
-                        job->payload_json ? job->payload_json : "{}",
-                        prio,
-                        delay,
-                        maxa,
-                        job->idempotency_key,
-                        job->created_by,
-                        job->account_id};
-    const char *what = "enqueue";
-    bool own;
-    if (!tx_begin(conn, &own, what, e))
-        return false;
-    bool ok = set_tenant(conn, job->tenant_id, what, e);
-    PGresult *r = NULL;
-    if (ok) {
-        r = run(
-            conn,
-            "INSERT INTO jobs (tenant_id, kind, payload, priority, run_at, max_attempts, "
-            "                  idempotency_key, created_by, account_id) "
-            "VALUES ($1, $2, $3::jsonb, $4::int, now() + $5::bigint * interval '1 millisecond', "
-            "        $6::int, $7, $8, $9::uuid) "
-            "ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL "
-            "DO NOTHING RETURNING id",
-            9, p, PGRES_TUPLES_OK, what, e);
-        ok = r != NULL;
+/* A PostgreSQL array literal built element by element, to pass a column of
+ * a batch as one text parameter. */
+typedef struct pgarray {
+    strbuf sb;
+    size_t n;
+} pgarray;
+
+static void pgarray_init(pgarray *a)
+{
+    strbuf_init(&a->sb);
+    strbuf_putc(&a->sb, '{');
+    a->n = 0;
+}
+
+/* NULL stays SQL NULL; anything else is double-quoted with " and \ escaped,
+ * so any text survives. */
+static void pgarray_put(pgarray *a, const char *s)
+{
+    if (a->n++ > 0)
+        strbuf_putc(&a->sb, ',');
+    if (s == NULL) {
+        strbuf_puts(&a->sb, "NULL");
+        return;
     }
-    if (ok && PQntuples(r) == 0) {
-        /* The key was taken: a new statement (new snapshot) sees the row the
-         * conflicting transaction committed. */
-        PQclear(r);
-        const char *q[2] = {job->tenant_id, job->idempotency_key};
-        r = run(conn, "SELECT id FROM jobs WHERE tenant_id = $1 AND idempotency_key = $2", 2, q,
-                PGRES_TUPLES_OK, what, e);
-        ok = r != NULL;
-        if (ok && PQntuples(r) != 1)
+    strbuf_putc(&a->sb, '"');
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            strbuf_putc(&a->sb, '\\');
+        strbuf_putc(&a->sb, *s);
+    }
+    strbuf_putc(&a->sb, '"');
+}
+
+static const char *pgarray_end(pgarray *a)
+{
+    strbuf_putc(&a->sb, '}');
+    return strbuf_str(&a->sb);
+}
+
+/* The columns of an enqueued batch, one array parameter each ($2..$9). */
+enum {
+    COL_KIND,
+    COL_PAYLOAD,
+    COL_PRIORITY,
+    COL_DELAY,
+    COL_MAX,
+    COL_KEY,
+    COL_BY,
+    COL_ACCOUNT,
+    NCOLS
+};
+
+/* Enqueues jobs[0..n), all of one tenant (already checked), in one
+ * transaction and one round trip: one INSERT (of one row, or of the batch's
+ * columns unnested), and in the same pipeline a lookup of the jobs that hold
+ * the idempotency keys given, for the ones whose key was taken. */
+static bool enqueue_jobs(PGconn *conn, const queue_new_job *jobs, size_t n,
+                         char (*ids)[QUEUE_ID_LEN], bool *duplicate, err *e)
+{
+    pgarray col[NCOLS], keys;
+    for (int c = 0; c < NCOLS; c++)
+        pgarray_init(&col[c]);
+    pgarray_init(&keys);
+    char prio[16], delay[24], maxa[16];
+    for (size_t i = 0; i < n; i++) {
+        const queue_new_job *j = &jobs[i];
+        snprintf(prio, sizeof prio, "%d", j->priority);
+        snprintf(delay, sizeof delay, "%" PRId64, j->delay_ms);
+        snprintf(maxa, sizeof maxa, "%d", j->max_attempts ? j->max_attempts : DEFAULT_MAX_ATTEMPTS);
+        pgarray_put(&col[COL_KIND], j->kind);
+        pgarray_put(&col[COL_PAYLOAD], j->payload_json ? j->payload_json : "{}");
+        pgarray_put(&col[COL_PRIORITY], prio);
+        pgarray_put(&col[COL_DELAY], delay);
+        pgarray_put(&col[COL_MAX], maxa);
+        pgarray_put(&col[COL_KEY], j->idempotency_key);
+        pgarray_put(&col[COL_BY], j->created_by);
+        pgarray_put(&col[COL_ACCOUNT], j->account_id);
+        if (j->idempotency_key)
+            pgarray_put(&keys, j->idempotency_key);
+        if (duplicate)
+            duplicate[i] = false;
+    }
+    /* One job passes its fields as they are (the last ones formatted above),
+     * a batch its columns as arrays: both come back as (id, inserted) rows. */
+    const char *one[1 + NCOLS] = {jobs[0].tenant_id,
+                                  jobs[0].kind,
+                                  jobs[0].payload_json ? jobs[0].payload_json : "{}",
+                                  prio,
+                                  delay,
+                                  maxa,
+                                  jobs[0].idempotency_key,
+                                  jobs[0].created_by,
+                                  jobs[0].account_id};
+    const char *many[1 + NCOLS] = {jobs[0].tenant_id};
+    for (int c = 0; c < NCOLS; c++)
+        many[1 + c] = pgarray_end(&col[c]);
+    const char *q[2] = {jobs[0].tenant_id, pgarray_end(&keys)};
+    db_stmt s[3] = {
+        {"SELECT set_config('escher.tenant_id', $1, true)", NULL, 1, one},
+        {"INSERT INTO jobs (tenant_id, kind, payload, priority, run_at, max_attempts, "
+         "                  idempotency_key, created_by, account_id) "
+         "VALUES ($1, $2, $3::jsonb, $4::int, now() + $5::bigint * interval '1 millisecond', "
+         "        $6::int, $7, $8, $9::uuid) "
+         "ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL "
+         "DO NOTHING RETURNING id, true",
+         NULL, 1 + NCOLS, one},
+        /* A later statement has a new snapshot: it sees the job that a
+         * concurrent transaction committed with the key, and ours. */
+        {"SELECT idempotency_key, id FROM jobs"
+         " WHERE tenant_id = $1 AND idempotency_key = ANY ($2::text[])",
+         NULL, 2, q},
+    };
+    if (n > 1)
+        /* The ids are drawn before the insert so that each input row can be
+         * told inserted (its id came back) from skipped (its key was taken). */
+        s[1] = (db_stmt){
+            "WITH src AS MATERIALIZED ("
+            "  SELECT s.ord, gen_random_uuid() AS id, s.kind, s.payload, s.priority, s.delay_ms,"
+            "         s.max_attempts, s.idempotency_key, s.created_by, s.account_id"
+            "    FROM unnest($2::text[], $3::jsonb[], $4::int[], $5::bigint[], $6::int[],"
+            "                $7::text[], $8::text[], $9::uuid[])"
+            "         WITH ORDINALITY AS s(kind, payload, priority, delay_ms, max_attempts,"
+            "                              idempotency_key, created_by, account_id, ord)),"
+            " ins AS ("
+            "  INSERT INTO jobs (id, tenant_id, kind, payload, priority, run_at, max_attempts,"
+            "                    idempotency_key, created_by, account_id)"
+            "  SELECT id, $1::uuid, kind, payload, priority,"
+            "         now() + delay_ms * interval '1 millisecond', max_attempts,"
+            "         idempotency_key, created_by, account_id"
+            "    FROM src ORDER BY ord"
+            "  ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL"
+            "  DO NOTHING RETURNING id)"
+            " SELECT src.id, ins.id IS NOT NULL FROM src LEFT JOIN ins ON ins.id = src.id"
+            "  ORDER BY src.ord",
+            NULL, 1 + NCOLS, many};
+    PGresult *r[3] = {NULL, NULL, NULL};
+    bool ok = pipeline_tx(conn, s, keys.n > 0 ? 3 : 2, r, "enqueue", e);
+    /* Row i answers job i; for one job, no row means its key was taken. */
+    if (ok && n > 1 && (size_t)PQntuples(r[1]) != n)
+        ok =
+            err_set(e, ERR_INTERNAL, "enqueue: %d rows came back for %zu jobs", PQntuples(r[1]), n);
+    for (size_t i = 0; ok && i < n; i++) {
+        if ((size_t)PQntuples(r[1]) > i && PQgetvalue(r[1], (int)i, 1)[0] == 't') {
+            copy_field(ids[i], QUEUE_ID_LEN, r[1], (int)i, 0);
+            continue;
+        }
+        const char *key = jobs[i].idempotency_key;
+        int row = -1;
+        for (int k = 0; key && keys.n > 0 && k < PQntuples(r[2]) && row < 0; k++)
+            if (strcmp(PQgetvalue(r[2], k, 0), key) == 0)
+                row = k;
+        if (row < 0)
             ok = err_set(e, ERR_INTERNAL,
                          "enqueue: idempotency key '%.100s' conflicted but no job has it",
-                         job->idempotency_key ? job->idempotency_key : "");
+                         key ? key : "");
+        else
+            copy_field(ids[i], QUEUE_ID_LEN, r[2], row, 1);
         if (ok && duplicate)
-            *duplicate = true;
+            duplicate[i] = true;
     }
-    if (ok)
-        copy_field(id_out, QUEUE_ID_LEN, r, 0, 0);
-    PQclear(r);
-    ok = tx_end(conn, own, ok, what, e);
-    if (!ok)
-        err_prefix(e, "kind '%s' for tenant %s", job->kind, job->tenant_id);
+    for (int i = 0; i < 3; i++)
+        PQclear(r[i]); /* NULL (nothing to free) where the pipeline failed */
+    for (int c = 0; c < NCOLS; c++)
+        strbuf_free(&col[c].sb);
+    strbuf_free(&keys.sb);
     return ok;
+}
+
+bool queue_enqueue(PGconn *conn, const queue_new_job *job, char id_out[QUEUE_ID_LEN],
+                   bool *duplicate, err *e)
+{
+    if (duplicate)
+        *duplicate = false;
+    if (!check_new_job(job, e))
+        return false;
+    if (!enqueue_jobs(conn, job, 1, (char(*)[QUEUE_ID_LEN])id_out, duplicate, e))
+        return err_prefix(e, "kind '%s' for tenant %s", job->kind, job->tenant_id);
+    return true;
+}
+
+bool queue_enqueue_many(PGconn *conn, const queue_new_job *jobs, size_t n,
+                        char (*ids_out)[QUEUE_ID_LEN], bool *duplicate, err *e)
+{
+    if (n == 0 || n > QUEUE_BATCH_MAX)
+        return err_set(e, ERR_INVALID, "enqueue: batch of %zu jobs is outside 1..%d", n,
+                       QUEUE_BATCH_MAX);
+    for (size_t i = 0; i < n; i++) {
+        if (!check_new_job(&jobs[i], e))
+            return err_prefix(e, "job %zu of %zu", i + 1, n);
+        if (strcmp(jobs[i].tenant_id, jobs[0].tenant_id) != 0)
+            return err_set(e, ERR_INVALID,
+                           "enqueue: job %zu of %zu is for tenant %s, job 1 for tenant %s: a "
+                           "batch is one tenant's",
+                           i + 1, n, jobs[i].tenant_id, jobs[0].tenant_id);
+    }
+    if (!enqueue_jobs(conn, jobs, n, ids_out, duplicate, e))
+        return err_prefix(e, "%zu jobs for tenant %s", n, jobs[0].tenant_id);
+    return true;
 }
 
 bool queue_lease(PGconn *conn, const char *worker_id, const char *const *kinds, size_t nkinds,
@@ -365,6 +678,56 @@ bool queue_complete_result(PGconn *conn, const char *job_id, const char *worker_
                          " WHERE id = $1 AND state = 'leased' AND leased_by = $2"
                          " RETURNING state",
                          3, p, "complete", state, sizeof state, e);
+}
+
+bool queue_complete_many(PGconn *conn, const char *const *job_ids, size_t n, const char *worker_id,
+                         bool *lost, err *e)
+{
+    if (n == 0 || n > QUEUE_BATCH_MAX)
+        return err_set(e, ERR_INVALID, "complete: batch of %zu jobs is outside 1..%d", n,
+                       QUEUE_BATCH_MAX);
+    if (!check_worker(worker_id, e))
+        return false;
+    pgarray ids;
+    pgarray_init(&ids);
+    for (size_t i = 0; i < n; i++) {
+        if (!check_job_id(job_ids[i], e)) {
+            strbuf_free(&ids.sb);
+            return err_prefix(e, "complete: job %zu of %zu", i + 1, n);
+        }
+        pgarray_put(&ids, job_ids[i]);
+    }
+    const char *p[2] = {pgarray_end(&ids), worker_id};
+    /* One statement, so one transaction: the jobs still ours all succeed at
+     * once, and a lost one (reaped, cancelled) is left as it is. */
+    PGresult *r = run(conn,
+                      "UPDATE jobs SET state = 'succeeded', leased_by = NULL,"
+                      "       lease_expires_at = NULL, finished_at = now(), updated_at = now()"
+                      " WHERE id = ANY ($1::uuid[]) AND state = 'leased' AND leased_by = $2"
+                      " RETURNING id",
+                      2, p, PGRES_TUPLES_OK, "complete", e);
+    strbuf_free(&ids.sb);
+    if (r == NULL)
+        return err_prefix(e, "%zu jobs of worker '%s'", n, worker_id);
+    size_t nlost = 0;
+    const char *first_lost = NULL;
+    for (size_t i = 0; i < n; i++) {
+        bool found = false;
+        /* uuid output is lower case; the caller's text may not be. */
+        for (int k = 0; k < PQntuples(r) && !found; k++)
+            found = strcasecmp(PQgetvalue(r, k, 0), job_ids[i]) == 0;
+        if (lost)
+            lost[i] = !found;
+        if (!found && nlost++ == 0)
+            first_lost = job_ids[i];
+    }
+    PQclear(r);
+    if (nlost > 0)
+        return err_set(e, ERR_NOT_FOUND,
+                       "complete: %zu of %zu jobs (first %s) are no longer leased by worker "
+                       "'%s'; the other %zu succeeded",
+                       nlost, n, first_lost, worker_id, n - nlost);
+    return true;
 }
 
 bool queue_release(PGconn *conn, const char *job_id, const char *worker_id, err *e)

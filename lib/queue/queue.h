@@ -17,7 +17,13 @@
  * row under the escher_api role; workers (escher_worker, BYPASSRLS) pass NULL
  * where it is optional. Errors quote the job id; database errors carry the
  * SQLSTATE in e->remote_code (lib/db's db_error). Not thread-safe beyond what
- * the PGconn is: one connection per thread. */
+ * the PGconn is: one connection per thread.
+ *
+ * Each statement is prepared on a connection the first time the queue runs
+ * it there (named "escher_queue_<n>"), and a transaction's statements go out
+ * in one libpq pipeline: one round trip per call. A caller that runs
+ * DEALLOCATE ALL or DISCARD ALL on a connection the queue uses must PQreset
+ * it (the queue forgets its statements on a reset). */
 #ifndef ESCHER_QUEUE_QUEUE_H
 #define ESCHER_QUEUE_QUEUE_H
 
@@ -28,9 +34,10 @@
 
 #include "core/err.h"
 
-#define QUEUE_ID_LEN   37 /* a uuid in text form plus NUL */
-#define QUEUE_KIND_MAX 65 /* kinds match ^[a-z0-9_.:-]{1,64}$ */
-#define QUEUE_CHANNEL  "escher_jobs"
+#define QUEUE_ID_LEN    37 /* a uuid in text form plus NUL */
+#define QUEUE_KIND_MAX  65 /* kinds match ^[a-z0-9_.:-]{1,64}$ */
+#define QUEUE_CHANNEL   "escher_jobs"
+#define QUEUE_BATCH_MAX 10000 /* jobs in one queue_enqueue_many or queue_complete_many */
 
 /* What to enqueue. Zeroed fields take the defaults named. */
 typedef struct queue_new_job {
@@ -82,6 +89,20 @@ typedef enum queue_step_result {
 bool queue_enqueue(PGconn *conn, const queue_new_job *job, char id_out[QUEUE_ID_LEN],
                    bool *duplicate, err *e);
 
+/* Enqueues jobs[0..n) (1..QUEUE_BATCH_MAX, all of one tenant) in one
+ * transaction and one round trip: all of them or none. Each job is treated
+ * as queue_enqueue treats it: ids_out[i] gets its id, or the existing job's
+ * id when its idempotency key was used (also by an earlier job of the batch),
+ * and then duplicate[i] (duplicate may be NULL) is true. Fails with
+ * ERR_INVALID naming the first bad job or a second tenant, ERR_IO when the
+ * database refuses. For producers that have several jobs at once: a batch
+ * shares one commit (one WAL flush, one pass of the NOTIFY lock) instead of
+ * paying one each. (Were a job holding one of the keys deleted between the
+ * insert and the lookup of its id, the call would fail with ERR_INTERNAL
+ * after the batch committed; jobs are not deleted today.) */
+bool queue_enqueue_many(PGconn *conn, const queue_new_job *jobs, size_t n,
+                        char (*ids_out)[QUEUE_ID_LEN], bool *duplicate, err *e);
+
 /* Leases up to `batch` runnable jobs (state queued, run_at <= now) of the
  * given kinds (kinds NULL or nkinds 0: any kind), highest priority first,
  * then oldest run_at, for lease_ms milliseconds, as worker_id. Counts the
@@ -103,6 +124,16 @@ bool queue_heartbeat(PGconn *conn, const char *job_id, const char *worker_id, in
 /* Marks job_id succeeded. Fails with ERR_NOT_FOUND if worker_id no longer
  * holds its lease (the job was reaped and may run again elsewhere). */
 bool queue_complete(PGconn *conn, const char *job_id, const char *worker_id, err *e);
+
+/* Marks job_ids[0..n) (1..QUEUE_BATCH_MAX) succeeded in one statement, so one
+ * transaction and one commit for the batch: for a worker whose jobs finish
+ * close together. Each job is treated as queue_complete treats it: one that
+ * worker_id no longer holds is left alone, lost[i] (lost may be NULL) says
+ * so, and the call fails with ERR_NOT_FOUND naming the first such job; the
+ * others still succeeded. Other failures (ERR_INVALID, ERR_IO) complete
+ * none. */
+bool queue_complete_many(PGconn *conn, const char *const *job_ids, size_t n, const char *worker_id,
+                         bool *lost, err *e);
 
 /* queue_complete that also stores result_json (a JSON document; NULL for
  * none) as the job's result, in the same statement. */
