@@ -25,9 +25,10 @@ void tz_free(tz_zone *z);
 /* The name given to tz_load. */
 const char *tz_name(const tz_zone *z);
 
-/* UTC instant -> local civil time (tm_isdst, tm_wday, tm_yday set; tm_gmtoff
- * and tm_zone are left alone), offset in seconds east of UTC and the
- * abbreviation ("CEST"), valid as long as z. Any out pointer may be NULL. */
+/* UTC instant -> local civil time (every field of *out is set, tm_wday,
+ * tm_yday, tm_isdst, tm_gmtoff and tm_zone included), offset in seconds east
+ * of UTC and the abbreviation ("CEST"), valid as long as z. Any out pointer
+ * may be NULL. Valid for |t| < 2^50. */
 void tz_to_local(const tz_zone *z, time_t t, struct tm *out, int *utc_offset, const char **abbr);
 
 /* Local civil time -> UTC: fills out with the instants whose local time is
@@ -35,5 +36,11 @@ void tz_to_local(const tz_zone *z, time_t t, struct tm *out, int *utc_offset, co
  * and must be in range), earliest first, and returns how many there are: 0 in
  * a spring-forward gap, 2 in a fall-back overlap, else 1. */
 int tz_from_local(const tz_zone *z, const struct tm *local, time_t out[2]);
+
+/* Offset (seconds east of UTC) in effect at t, and in *next_change (may be
+ * NULL) the first instant after t at which it may change: a transition of the
+ * file or of the footer rule; INT64_MAX when it never changes again. Lets a
+ * caller walk time in spans of constant offset (cron_next does). */
+int tz_offset(const tz_zone *z, time_t t, time_t *next_change);
 
 #endif
