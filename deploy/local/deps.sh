@@ -9,7 +9,7 @@ PACKAGES=(
   libexpat1-dev libsqlite3-dev libedit-dev libcmocka-dev libinih-dev
   postgresql redis-server
   python3 python3-botocore python3-boto3 python3-yaml awscli
-  clang-format gcovr curl procps iproute2 util-linux passwd wrk
+  clang-format gcovr curl procps iproute2 util-linux passwd wrk tzdata
 )
 
 missing=()

@@ -24,8 +24,10 @@ void cron_free(cron_expr *c);
 /* The first fire strictly after `after` (UTC) in zone z. DST: a local time
  * skipped by spring-forward fires once at the first valid instant after the
  * gap (the gap's end); a local time repeated by fall-back fires once, at its
- * first occurrence. ERR_NOT_FOUND when no fire exists within 5 years (e.g.
- * "0 0 30 2 *"). */
+ * first occurrence -- except when the minute or hour field starts with '*'
+ * ("*\/15 * * * *", "0 * * * *"): such periodic schedules fire in both passes,
+ * as in Vixie cron, so they keep their rhythm in real time with no hole.
+ * ERR_NOT_FOUND when no fire exists within 5 years (e.g. "0 0 30 2 *"). */
 bool cron_next(const cron_expr *c, const tz_zone *z, time_t after, time_t *next, err *e);
 
 /* Canonical text of the expression (for display and storage), e.g. "0 20 * *
