@@ -1,8 +1,12 @@
-/* escher-scheduler: loads and validates its options; scheduling arrives with a later issue. */
+/* escher-scheduler: turns due schedules into jobs until SIGTERM
+ * (scheduler.h). */
+#include "scheduler.h"
 #include "scheduler_options.h"
 
+#include "core/log.h"
 #include "core/opts.h"
 
+#include <signal.h>
 #include <stdio.h>
 
 int main(int argc, char **argv)
@@ -11,13 +15,21 @@ int main(int argc, char **argv)
     int status = opts_startup(scheduler_options(), argc, argv, stdout, stderr, &o);
     if (status >= 0)
         return status;
-    /* Exit 2, not 0: a supervisor or script must not mistake this for a
-     * program that ran and finished. */
-    fprintf(
-        stderr,
-        "escher-scheduler: not built yet: turning schedules and cadences into jobs arrives with a "
-        "later issue, so no job is created.\n"
-        "escher-scheduler: the configuration is valid; see 'escher-scheduler --check-config'.\n");
+    /* A peer closing a socket must not kill the daemon. */
+    signal(SIGPIPE, SIG_IGN);
+    log_level level = LOG_LEVEL_INFO;
+    log_level_parse(opts_get_string(o, "log-level"), &level, NULL);
+    logger *log = log_new("escher-scheduler", level, -1);
+    err e;
+    err_clear(&e);
+    scheduler *s = scheduler_new(o, log, &e);
+    status = 1;
+    if (s != NULL && scheduler_run(s, &e))
+        status = 0;
+    if (status != 0)
+        log_error(log, "cannot run", LOG_STR("error", e.message));
+    scheduler_free(s);
+    log_free(log);
     opts_free(o);
-    return 2;
+    return status;
 }

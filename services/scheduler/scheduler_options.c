@@ -1,5 +1,5 @@
-/* escher-scheduler options. The scheduler only turns schedules and cadences
- * into job rows in PostgreSQL; it never calls AWS and needs no Redis. */
+/* escher-scheduler options. The scheduler only turns schedules into job rows
+ * in PostgreSQL; it never calls AWS and needs no Redis. */
 #include "scheduler_options.h"
 
 #include "core/log.h"
@@ -13,41 +13,45 @@ static const opts_def scheduler_defs[] = {
      .help = "PostgreSQL connection URI (libpq syntax) holding schedules and the job queue. A "
              "password in it is never printed; prefer PGPASSFILE or the environment to writing "
              "it here."},
-    {.name = "tick",
-     .env = "ESCHER_SCHEDULER_TICK",
+    {.name = "database-role",
+     .env = "ESCHER_SCHEDULER_DATABASE_ROLE",
+     .type = OPTS_STRING,
+     .def = "escher_worker",
+     .group = "Storage",
+     .metavar = "ROLE",
+     .help = "Role the scheduler takes (SET ROLE) after connecting: escher_worker, which sees "
+             "every tenant's schedules. The login role must be a member of it. Empty: keep the "
+             "login role."},
+    {.name = "batch-size",
+     .env = "ESCHER_SCHEDULER_BATCH_SIZE",
+     .type = OPTS_INT,
+     .def = "100",
+     .min = 1,
+     .max = 10000,
+     .group = "Scheduling",
+     .help = "Due schedules taken (locked) and turned into jobs in one transaction. Replicas "
+             "skip each other's locked schedules, so several schedulers share a busy minute "
+             "batch by batch."},
+    {.name = "max-sleep",
+     .env = "ESCHER_SCHEDULER_MAX_SLEEP",
      .type = OPTS_DURATION,
-     .def = "15s",
+     .def = "30s",
+     .min = 100,
+     .max = 3600000,
+     .group = "Scheduling",
+     .help = "Longest sleep between looks at the schedules. The scheduler sleeps until the "
+             "earliest next fire time or until a change to the schedules is notified; this is "
+             "only the safety net for a lost notification or connection."},
+    {.name = "misfire-threshold",
+     .env = "ESCHER_SCHEDULER_MISFIRE_THRESHOLD",
+     .type = OPTS_DURATION,
+     .def = "1m",
      .min = 1000,
-     .max = 300000,
+     .max = 3600000,
      .group = "Scheduling",
-     .help = "How often due schedules are looked for. Each fire time becomes exactly one job "
-             "however many scheduler replicas run, so a shorter tick only lowers latency."},
-    {.name = "misfire-grace",
-     .env = "ESCHER_SCHEDULER_MISFIRE_GRACE",
-     .type = OPTS_DURATION,
-     .def = "1h",
-     .min = 0,
-     .max = 604800000,
-     .group = "Scheduling",
-     .help = "Fire times missed while no scheduler ran are still turned into jobs if they are at "
-             "most this old; older ones are recorded as skipped."},
-    {.name = "posture-scan-interval",
-     .env = "ESCHER_SCHEDULER_POSTURE_SCAN_INTERVAL",
-     .type = OPTS_DURATION,
-     .def = "15m",
-     .min = 60000,
-     .max = 604800000,
-     .group = "Scheduling",
-     .help = "Default cadence of security posture scans for tenants that set none."},
-    {.name = "cost-sync-interval",
-     .env = "ESCHER_SCHEDULER_COST_SYNC_INTERVAL",
-     .type = OPTS_DURATION,
-     .def = "1d",
-     .min = 3600000,
-     .max = 2678400000,
-     .group = "Scheduling",
-     .help = "Default cadence of incremental Cost Explorer syncs for tenants that set none. Each "
-             "page fetched is a billed request, so keep this long."},
+     .help = "A fire reached more than this late (no scheduler ran, or all were far behind) "
+             "was missed and follows its schedule's missed-fire policy: skip, run once or run "
+             "each within the schedule's window. A fire reached sooner is simply on time."},
     {.name = "log-level",
      .env = "ESCHER_SCHEDULER_LOG_LEVEL",
      .type = OPTS_ENUM,
@@ -60,8 +64,8 @@ static const opts_def scheduler_defs[] = {
 static const opts_program scheduler_program = {
     .name = "escher-scheduler",
     .version = ESCHER_VERSION,
-    .summary = "Escher's scheduler: turns cron schedules, posture-scan cadences and cost-sync "
-               "cadences into jobs, exactly once per fire time, safe with several replicas.",
+    .summary = "Escher's scheduler: turns cron and one-off schedules into jobs, exactly once per "
+               "fire time however many replicas run, sleeping until the next fire or a change.",
     .config_env = "ESCHER_SCHEDULER_CONFIG",
     .defs = scheduler_defs,
     .ndefs = sizeof scheduler_defs / sizeof scheduler_defs[0],
