@@ -2,6 +2,7 @@
 #include "job_kinds.h"
 
 #include "job_discover.h"
+#include "job_ops.h"
 #include "job_verify.h"
 
 #include <jansson.h>
@@ -31,6 +32,12 @@ static const job_kind kinds[] = {
      "list an organization's accounts from its management account, register and verify each "
      "active member",
      discover_scopes, COUNT(discover_scopes), job_discover_start, job_discover_free},
+    /* No scope of its own: each run's one session policy is its operation's
+     * actions from the catalog (lib/ops), read at run time. */
+    {"ops.run",
+     "run an operation of the catalog (lib/ops) on a target's accounts, regions and resources, "
+     "or plan it (dry run)",
+     NULL, 0, job_ops_start, job_ops_free},
 };
 
 const job_kind *job_kinds(size_t *n)

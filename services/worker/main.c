@@ -1,11 +1,14 @@
 /* escher-worker: runs jobs until SIGTERM (worker.h); `escher-worker kinds`
- * prints the job kinds it runs and the AWS actions each declares. */
+ * prints the job kinds it runs and the AWS actions each declares;
+ * `escher-worker operations` prints the operations catalog as Markdown
+ * (docs/operations.md is that output). */
 #include "job_kinds.h"
 #include "worker.h"
 #include "worker_options.h"
 
 #include "core/log.h"
 #include "core/opts.h"
+#include "ops/ops_catalog.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -24,8 +27,12 @@ int main(int argc, char **argv)
         if (nargs == 1 && strcmp(args[0], "kinds") == 0) {
             job_kinds_print(stdout);
             status = 0;
+        } else if (nargs == 1 && strcmp(args[0], "operations") == 0) {
+            ops_catalog_markdown(stdout);
+            status = 0;
         } else {
-            fprintf(stderr, "escher-worker: unknown command '%s' (known: kinds)\n", args[0]);
+            fprintf(stderr, "escher-worker: unknown command '%s' (known: kinds, operations)\n",
+                    args[0]);
         }
         opts_free(o);
         return status;

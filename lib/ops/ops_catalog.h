@@ -1,0 +1,148 @@
+/* The operations catalog: every operation Escher can run on a customer's
+ * resources, as ONE table (ops_catalog.c), each entry with the AWS actions
+ * it calls (describe calls included: they are the role session's whole
+ * policy), its risk level, its parameters with types and bounds, and its
+ * executor.
+ *
+ * An executor is the AWS side of an operation as data and pure functions
+ * over lib/aws requests and answers: how to list the resources a selector
+ * names, how to read one resource again, what a resource's state means for
+ * the operation (act, nothing to do, cannot), and the mutating request (with
+ * EC2's DryRun where it exists). The worker's ops.run job drives any
+ * executor the same way. An entry whose executor is not built yet has NULL
+ * there: it is listed, validated and documented, and refused by the worker
+ * as "not executable yet".
+ *
+ * docs/operations.md is ops_catalog_markdown's output (`escher-worker
+ * operations`); a unit test fails when the two differ. */
+#ifndef ESCHER_OPS_OPS_CATALOG_H
+#define ESCHER_OPS_OPS_CATALOG_H
+
+#include "core/err.h"
+#include "ops/target.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+struct aws_request;
+struct xml_node;
+struct paging_spec;
+
+typedef enum ops_risk {
+    OPS_RISK_READ,     /* reads only */
+    OPS_RISK_LOW,      /* adds something, or starts what was stopped */
+    OPS_RISK_MEDIUM,   /* interrupts a service, reversibly */
+    OPS_RISK_HIGH,     /* changes capacity or configuration */
+    OPS_RISK_CRITICAL, /* destroys data */
+} ops_risk;
+
+/* "read", "low", "medium", "high", "critical". */
+const char *ops_risk_name(ops_risk r);
+
+typedef enum ops_param_type {
+    OPS_PARAM_BOOL,
+    OPS_PARAM_INT,         /* bounds: min..max */
+    OPS_PARAM_STRING,      /* bounds: length min_len..max_len characters, pattern */
+    OPS_PARAM_STRING_LIST, /* bounds: items min_len..max_len, each 1..128 characters */
+    OPS_PARAM_TAG_MAP,     /* {"key": "value"}: min_len..max_len entries, keys 1..128,
+                              values 0..256 characters, no "aws:" keys */
+} ops_param_type;
+
+typedef struct ops_param {
+    const char *name;
+    ops_param_type type;
+    bool required;
+    long long min, max;      /* OPS_PARAM_INT */
+    size_t min_len, max_len; /* strings, lists and maps (see the type) */
+    /* OPS_PARAM_STRING: POSIX extended regular expression the whole value
+     * must match, or NULL. */
+    const char *pattern;
+    const char *pattern_hint; /* what the pattern means, for messages ("such as m5.large") */
+    const char *default_text; /* for the docs; NULL when required or none */
+    const char *summary;
+} ops_param;
+
+/* One resource as an executor sees it. Strings owned by the holder. */
+typedef struct ops_resource {
+    char *id;
+    char *name;  /* the Name tag; "" when none */
+    char *state; /* "running", "stopped", ... */
+} ops_resource;
+
+void ops_resource_clear(ops_resource *r);
+
+/* What the resource's state means for the operation. */
+typedef enum ops_decision {
+    OPS_ACT,     /* send the action */
+    OPS_NOTHING, /* already as wanted: nothing to do (not a failure) */
+    OPS_CANNOT,  /* the state does not allow it (terminated, ...): recorded as failed */
+} ops_decision;
+
+/* The AWS side of an operation. Every function is pure: it builds a request
+ * (aws_request_init'd; the caller frees it) or reads an answer. */
+typedef struct ops_executor {
+    const char *verb;    /* "stop": the result says "stop" / "would stop" */
+    bool dry_run_native; /* the action takes DryRun=true (EC2) */
+    const struct paging_spec *paging;
+    /* One page of the listing of region's resources the selector names;
+     * token NULL for the first page. */
+    void (*list_request)(const target_selector *sel, const char *region, const char *token,
+                         struct aws_request *req);
+    /* Appends the resources of a listing page (its root element) to
+     * the array *out of *n (capacity *cap, grown with xreallocarray; the
+     * caller clears each). */
+    bool (*list_parse)(const struct xml_node *root, ops_resource **out, size_t *n, size_t *cap,
+                       err *e);
+    /* The request reading resource id again (re-check before acting). */
+    void (*get_request)(const char *region, const char *id, struct aws_request *req);
+    /* What r's state means; *why gets a static explanation for NOTHING and
+     * CANNOT ("already stopped", "terminated"). */
+    ops_decision (*decide)(const ops_resource *r, const json_t *params, const char **why);
+    /* The mutating request for r with the validated params. */
+    void (*action_request)(const ops_resource *r, const json_t *params, bool dry_run,
+                           const char *region, struct aws_request *req);
+} ops_executor;
+
+typedef struct ops_op {
+    const char *name;          /* "ec2.stop" */
+    const char *service;       /* "ec2" */
+    const char *resource_type; /* "ec2:instance" */
+    const char *summary;
+    const char *const *actions; /* "ec2:StopInstances", ...: the session policy */
+    size_t nactions;
+    ops_risk risk;
+    const ops_param *params;
+    size_t nparams;
+    /* Checks between parameters after each passed on its own (min <= desired
+     * <= max); NULL when none. */
+    bool (*check)(const struct ops_op *op, const json_t *params, err *e);
+    const ops_executor *executor; /* NULL: not executable yet */
+} ops_op;
+
+/* The table (static data) and its length. */
+const ops_op *ops_catalog(size_t *n);
+
+/* The operation named name, or NULL. */
+const ops_op *ops_find(const char *name);
+
+/* Like ops_find, failing with ERR_INVALID "unknown operation 'x' (known:
+ * ec2.start, ...)". */
+const ops_op *ops_lookup(const char *name, err *e);
+
+/* Checks params (an object; NULL counts as {}) against op's table: unknown
+ * names refused listing the known ones, required ones present, types and
+ * bounds, then the entry's check. Messages name the operation, the parameter
+ * and the value: "ec2.resize: parameter 'instance_type' is 'M5 large': want
+ * an instance type such as m5.large". */
+bool ops_validate_params(const ops_op *op, const json_t *params, err *e);
+
+/* Checks what the target's selector asks against op's resource type: states
+ * the type has, id prefixes. */
+bool ops_check_target(const ops_op *op, const target *t, err *e);
+
+/* Writes the catalog as Markdown: the content of docs/operations.md. */
+void ops_catalog_markdown(FILE *out);
+
+#endif
