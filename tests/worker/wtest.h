@@ -42,6 +42,9 @@ typedef struct wtest {
     /* Every job enqueued, for the call-log check: {"id", "kind", "tenant",
      * "created_by", "payload"} (the jobs table is emptied between tests). */
     json_t *jobs;
+    /* Set before wt_setup to edit the world (a GET /state document) instead
+     * of the edits above (tests/worker_ops wants every member intact). */
+    void (*edit_world)(json_t *state);
 } wtest;
 
 extern wtest W;
