@@ -53,14 +53,15 @@ static const struct {
     {"@hourly", "0 * * * *"},
 };
 
-/* Copies text for quoting in a message, with control bytes shown as '?' so an
- * error never carries them into logs or JSON. */
+/* Copies text for quoting in a message, with control and non-ASCII bytes
+ * shown as '?': an error never carries them (or a cut UTF-8 sequence) into
+ * logs or JSON. The syntax is ASCII, so nothing of meaning is lost. */
 static void quote(const char *text, size_t n, char *out, size_t cap)
 {
     size_t i = 0;
     for (; i < n && i + 1 < cap; i++) {
         unsigned char ch = (unsigned char)text[i];
-        out[i] = ch < 0x20 || ch == 0x7f ? '?' : (char)ch;
+        out[i] = ch < 0x20 || ch >= 0x7f ? '?' : (char)ch;
     }
     out[i] = '\0';
 }
