@@ -566,6 +566,72 @@ static void test_stop_with_errors(void **state)
     free(after.v);
 }
 
+/* Target expansion as the worker sees it: an account id the tenant has not
+ * registered is reported (the run is partial), "all" accounts are the
+ * verified ones (a pending member is left out), "all" regions each
+ * account's own. Dry runs: nothing changes. */
+static void test_target_expansion(void **state)
+{
+    (void)state;
+    wt_need();
+    register_members();
+    const char *p[1] = {W.sb.member_ids[2]};
+    char out[8];
+    wt_query1("UPDATE aws_accounts SET status = 'pending', regions = '{}' WHERE account_id = $1"
+              " RETURNING 'x'",
+              1, p, out, sizeof out);
+    char *one = xasprintf("{\"operation\": \"ec2.reboot\", \"dry_run\": true, \"target\": "
+                          "{\"accounts\": [\"999999999999\", \"%s\"], \"regions\": [\"%s\"], "
+                          "\"selector\": {\"state\": \"running\"}}}",
+                          W.sb.member_ids[0], SBX_REGION2);
+    static const char all[] = "{\"operation\": \"ec2.reboot\", \"dry_run\": true, \"target\": "
+                              "{\"accounts\": \"all\", \"regions\": \"all\", \"selector\": "
+                              "{\"tags\": {\"env\": null}, \"name\": \"*\"}}}";
+    char jobs[2][QUEUE_ID_LEN];
+    wt_enqueue(W.tenant_a, "ops.run", one, "ops@example.com", NULL, jobs[0]);
+    wt_enqueue(W.tenant_a, "ops.run", all, "ops@example.com", NULL, jobs[1]);
+    free(one);
+    wt_worker w;
+    wt_worker_start(&w, NULL);
+    char st[32];
+    wt_wait_state(jobs[0], "succeeded|failed", 60000, st, sizeof st);
+    assert_string_equal(st, "succeeded");
+    wt_wait_state(jobs[1], "succeeded|failed", 60000, st, sizeof st);
+    assert_string_equal(st, "succeeded");
+    assert_int_equal(wt_worker_stop(&w, SIGTERM, 20000), 0);
+
+    json_t *r = job_result(jobs[0]);
+    assert_string_equal(json_string_value(json_object_get(r, "state")), "partial");
+    json_t *errors = json_object_get(r, "errors");
+    assert_int_equal(json_array_size(errors), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(errors, 0), "account")),
+                        "999999999999");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(errors, 0), "error")),
+                        "not registered with this tenant");
+    json_t *res = json_object_get(r, "resources");
+    assert_true(json_array_size(res) > 0);
+    for (size_t i = 0; i < json_array_size(res); i++) {
+        json_t *x = json_array_get(res, i);
+        assert_string_equal(json_string_value(json_object_get(x, "account")), W.sb.member_ids[0]);
+        assert_string_equal(json_string_value(json_object_get(x, "region")), SBX_REGION2);
+        assert_string_equal(json_string_value(json_object_get(x, "action")), "would reboot");
+    }
+    json_decref(r);
+
+    r = job_result(jobs[1]);
+    assert_string_equal(json_string_value(json_object_get(r, "state")), "succeeded");
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(r, "counts"), "work_items")), 4);
+    res = json_object_get(r, "resources");
+    assert_true(json_array_size(res) > 0);
+    for (size_t i = 0; i < json_array_size(res); i++) {
+        const char *acct = json_string_value(json_object_get(json_array_get(res, i), "account"));
+        assert_true(strcmp(acct, W.sb.member_ids[0]) == 0 || strcmp(acct, W.sb.member_ids[1]) == 0);
+    }
+    json_decref(r);
+    assert_int_equal(wt_query_long("SELECT count(*) FROM job_steps", NULL), 0);
+}
+
 static void test_bad_payloads_fail_for_good(void **state)
 {
     (void)state;
@@ -607,6 +673,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_bad_payloads_fail_for_good, wt_each),
+        cmocka_unit_test_setup(test_target_expansion, wt_each),
         cmocka_unit_test_setup(test_dry_run_changes_nothing, wt_each),
         cmocka_unit_test_setup(test_stop_dev_instances, wt_each),
         cmocka_unit_test_setup(test_start_survives_sigkill, wt_each),
