@@ -5,6 +5,7 @@
 #include "cron/cron.h"
 
 #include "core/timeutil.h"
+#include "cron/civil.h"
 #include "core/xmalloc.h"
 
 #include <stdarg.h>
@@ -407,22 +408,6 @@ char *cron_text(const cron_expr *c)
 
 /* ---- next fire ---- */
 
-static bool is_leap(int64_t y)
-{
-    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-static int month_days(int64_t y, int m)
-{
-    static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    return m == 2 && is_leap(y) ? 29 : days[m - 1];
-}
-
-static int64_t floor_div(int64_t a, int64_t b)
-{
-    return a / b - (a % b != 0 && (a < 0) != (b < 0));
-}
-
 /* Smallest allowed value >= v, or -1. */
 static int next_bit(uint64_t bits, int v)
 {
@@ -434,7 +419,7 @@ static int next_bit(uint64_t bits, int v)
 
 static bool day_matches(const cron_expr *c, int64_t days, int dom)
 {
-    int wday = (int)(days + 4 - 7 * floor_div(days + 4, 7)); /* 1970-01-01 was a Thursday */
+    int wday = civil_weekday(days);
     bool dom_ok = c->bits[F_DOM] >> dom & 1, dow_ok = c->bits[F_DOW] >> wday & 1;
     if (c->star[F_DOM] || c->star[F_DOW])
         return dom_ok && dow_ok;
@@ -461,7 +446,7 @@ static bool next_local(const cron_expr *c, int64_t l, int64_t limit_year, int64_
             h = mi = 0;
             continue;
         }
-        if (d > month_days(y, mo)) {
+        if (d > civil_month_days(y, mo)) {
             if (++mo > 12) {
                 mo = 1;
                 y++;
@@ -504,7 +489,7 @@ static bool next_local(const cron_expr *c, int64_t l, int64_t limit_year, int64_
 
 static int64_t ceil_minute(int64_t l)
 {
-    return floor_div(l + 59, 60) * 60;
+    return civil_floor_div(l + 59, 60) * 60;
 }
 
 /* Local times repeated by a fall-back fire once, at the first pass, unless the

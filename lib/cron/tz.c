@@ -7,6 +7,7 @@
 #include "cron/tz.h"
 
 #include "core/timeutil.h"
+#include "cron/civil.h"
 #include "core/xmalloc.h"
 
 #include <errno.h>
@@ -194,34 +195,18 @@ static bool rule_parse(const char *s, tz_rule *r)
     return *s == '\0';
 }
 
-static bool is_leap(int64_t y)
-{
-    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-static int month_days(int64_t y, int m)
-{
-    static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    return m == 2 && is_leap(y) ? 29 : days[m - 1];
-}
-
-static int64_t floor_div(int64_t a, int64_t b)
-{
-    return a / b - (a % b != 0 && (a < 0) != (b < 0));
-}
-
 /* Local midnight of the rule date in year y, as days since 1970-01-01. */
 static int64_t rule_day(const tz_rule_date *d, int64_t y)
 {
     int64_t jan1 = timeutil_days_from_civil(y, 1, 1);
     if (d->kind == 'J')
-        return jan1 + d->day - 1 + (is_leap(y) && d->day >= 60 ? 1 : 0);
+        return jan1 + d->day - 1 + (civil_is_leap(y) && d->day >= 60 ? 1 : 0);
     if (d->kind == 'N')
         return jan1 + d->day;
     int64_t first = timeutil_days_from_civil(y, d->month, 1);
-    int64_t wday = first + 4 - 7 * floor_div(first + 4, 7); /* 1970-01-01 was a Thursday */
+    int64_t wday = civil_weekday(first);
     int64_t day = first + (d->day - wday + 7) % 7 + 7 * (d->week - 1);
-    while (day - first >= month_days(y, d->month))
+    while (day - first >= civil_month_days(y, d->month))
         day -= 7;
     return day;
 }
@@ -564,7 +549,7 @@ void tz_to_local(const tz_zone *z, time_t t, struct tm *out, int *utc_offset, co
     int64_t local = (int64_t)t + off;
     timeutil_civil c;
     timeutil_civil_from_time((time_t)local, &c);
-    int64_t days = floor_div(local, 86400);
+    int64_t days = civil_floor_div(local, 86400);
     memset(out, 0, sizeof(*out));
     out->tm_year = (int)(c.year - 1900);
     out->tm_mon = c.month - 1;
@@ -572,7 +557,7 @@ void tz_to_local(const tz_zone *z, time_t t, struct tm *out, int *utc_offset, co
     out->tm_hour = c.hour;
     out->tm_min = c.min;
     out->tm_sec = c.sec;
-    out->tm_wday = (int)(days + 4 - 7 * floor_div(days + 4, 7));
+    out->tm_wday = civil_weekday(days);
     out->tm_yday = (int)(days - timeutil_days_from_civil(c.year, 1, 1));
     out->tm_isdst = isdst;
     out->tm_gmtoff = off;

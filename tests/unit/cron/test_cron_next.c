@@ -9,44 +9,19 @@
 #include <cmocka.h>
 
 #include "core/timeutil.h"
+#include "crontest.h"
 #include "cron/cron.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static time_t iso(const char *s)
-{
-    time_t t;
-    if (!timeutil_parse_iso8601(s, &t, NULL))
-        fail_msg("bad time in test: %s", s);
-    return t;
-}
-
-static tz_zone *zone(const char *name)
-{
-    err e;
-    tz_zone *z = tz_load(name, &e);
-    if (!z)
-        fail_msg("tz_load(%s): %s", name, e.message);
-    return z;
-}
-
-static cron_expr *expr(const char *text)
-{
-    cron_expr *c;
-    err e;
-    if (!cron_parse(text, &c, &e))
-        fail_msg("cron_parse(%s): %s", text, e.message);
-    return c;
-}
-
 /* Every fire in (from, to], at most max. */
 static int fires(const char *text, const char *zone_name, time_t from, time_t to, time_t *out,
                  int max)
 {
-    cron_expr *c = expr(text);
-    tz_zone *z = zone(zone_name);
+    cron_expr *c = crontest_expr(text);
+    tz_zone *z = crontest_zone(zone_name);
     int n = 0;
     time_t t = from;
     err e;
@@ -69,12 +44,12 @@ static void expect_fires(const char *text, const char *zone_name, const char *fr
                          const char *const *want)
 {
     time_t got[64];
-    int n = fires(text, zone_name, iso(from), iso(to), got, 64), w = 0;
+    int n = fires(text, zone_name, crontest_iso(from), crontest_iso(to), got, 64), w = 0;
     for (; want[w]; w++) {
         char g[TIMEUTIL_ISO8601_LEN] = "(none)";
         if (w < n)
             timeutil_format_iso8601(got[w], g);
-        if (w >= n || got[w] != iso(want[w]))
+        if (w >= n || got[w] != crontest_iso(want[w]))
             fail_msg("'%s' in %s fire %d: got %s, want %s", text, zone_name, w, g, want[w]);
     }
     if (n != w) {
@@ -86,7 +61,7 @@ static void expect_fires(const char *text, const char *zone_name, const char *fr
 
 static void local_is(const char *zone_name, time_t t, const char *want)
 {
-    tz_zone *z = zone(zone_name);
+    tz_zone *z = crontest_zone(zone_name);
     struct tm tm;
     const char *abbr;
     tz_to_local(z, t, &tm, NULL, &abbr);
@@ -153,25 +128,25 @@ static void test_day_rule(void **state)
 static void test_horizon(void **state)
 {
     (void)state;
-    tz_zone *z = zone("Europe/Berlin");
+    tz_zone *z = crontest_zone("Europe/Berlin");
     err e;
     time_t next = 0;
-    cron_expr *c = expr("0 0 30 2 *");
-    assert_false(cron_next(c, z, iso("2026-01-01T00:00:00Z"), &next, &e));
+    cron_expr *c = crontest_expr("0 0 30 2 *");
+    assert_false(cron_next(c, z, crontest_iso("2026-01-01T00:00:00Z"), &next, &e));
     assert_int_equal(e.code, ERR_NOT_FOUND);
     assert_string_equal(e.message, "cron expression '0 0 30 2 *' has no fire time in "
                                    "Europe/Berlin within 5 years after 2026-01-01T00:00:00Z");
     cron_free(c);
-    c = expr("0 0 31 4,6,9,11 *");
-    assert_false(cron_next(c, z, iso("2026-01-01T00:00:00Z"), &next, &e));
+    c = crontest_expr("0 0 31 4,6,9,11 *");
+    assert_false(cron_next(c, z, crontest_iso("2026-01-01T00:00:00Z"), &next, &e));
     assert_int_equal(e.code, ERR_NOT_FOUND);
     cron_free(c);
     /* 2096-02-29 is the last leap day before 2104 (2100 is not leap): more
      * than 5 years ahead from 2097. */
-    c = expr("0 0 29 2 *");
-    assert_false(cron_next(c, z, iso("2097-01-01T00:00:00Z"), &next, &e));
-    assert_true(cron_next(c, z, iso("2099-06-01T00:00:00Z"), &next, &e));
-    assert_int_equal(next, iso("2104-02-28T23:00:00Z"));
+    c = crontest_expr("0 0 29 2 *");
+    assert_false(cron_next(c, z, crontest_iso("2097-01-01T00:00:00Z"), &next, &e));
+    assert_true(cron_next(c, z, crontest_iso("2099-06-01T00:00:00Z"), &next, &e));
+    assert_int_equal(next, crontest_iso("2104-02-28T23:00:00Z"));
     cron_free(c);
     tz_free(z);
 }
@@ -183,11 +158,11 @@ static void test_dst_spring_forward(void **state)
     expect_fires("30 2 * * *", "Europe/Berlin", "2026-03-28T00:00:00Z", "2026-03-31T00:00:00Z",
                  (const char *const[]){"2026-03-28T01:30:00Z", "2026-03-29T01:00:00Z",
                                        "2026-03-30T00:30:00Z", NULL});
-    local_is("Europe/Berlin", iso("2026-03-29T01:00:00Z"), "2026-03-29 03:00 CEST");
+    local_is("Europe/Berlin", crontest_iso("2026-03-29T01:00:00Z"), "2026-03-29 03:00 CEST");
     expect_fires("30 2 * * *", "America/New_York", "2026-03-07T00:00:00Z", "2026-03-10T00:00:00Z",
                  (const char *const[]){"2026-03-07T07:30:00Z", "2026-03-08T07:00:00Z",
                                        "2026-03-09T06:30:00Z", NULL});
-    local_is("America/New_York", iso("2026-03-08T07:00:00Z"), "2026-03-08 03:00 EDT");
+    local_is("America/New_York", crontest_iso("2026-03-08T07:00:00Z"), "2026-03-08 03:00 EDT");
     /* 02:00 and 02:59 are skipped too; 03:00 itself is not doubled. */
     expect_fires("0 2 * * *", "Europe/Berlin", "2026-03-29T00:00:00Z", "2026-03-29T23:00:00Z",
                  (const char *const[]){"2026-03-29T01:00:00Z", NULL});
@@ -208,11 +183,11 @@ static void test_dst_fall_back(void **state)
     expect_fires("30 2 * * *", "Europe/Berlin", "2026-10-24T00:00:00Z", "2026-10-27T00:00:00Z",
                  (const char *const[]){"2026-10-24T00:30:00Z", "2026-10-25T00:30:00Z",
                                        "2026-10-26T01:30:00Z", NULL});
-    local_is("Europe/Berlin", iso("2026-10-25T00:30:00Z"), "2026-10-25 02:30 CEST");
+    local_is("Europe/Berlin", crontest_iso("2026-10-25T00:30:00Z"), "2026-10-25 02:30 CEST");
     expect_fires("30 1 * * *", "America/New_York", "2026-10-31T00:00:00Z", "2026-11-03T00:00:00Z",
                  (const char *const[]){"2026-10-31T05:30:00Z", "2026-11-01T05:30:00Z",
                                        "2026-11-02T06:30:00Z", NULL});
-    local_is("America/New_York", iso("2026-11-01T05:30:00Z"), "2026-11-01 01:30 EDT");
+    local_is("America/New_York", crontest_iso("2026-11-01T05:30:00Z"), "2026-11-01 01:30 EDT");
     /* Asked from inside the second pass, the repeated time does not fire again. */
     expect_fires("30 2 * * *", "Europe/Berlin", "2026-10-25T01:10:00Z", "2026-10-26T12:00:00Z",
                  (const char *const[]){"2026-10-26T01:30:00Z", NULL});
@@ -230,7 +205,7 @@ static void test_dst_fall_back(void **state)
  * once, 92 of them on a 23-hour day and 100 on a 25-hour day. */
 static void quarter_hours(const char *zone_name, int year, int mon, int day, int want)
 {
-    tz_zone *z = zone(zone_name);
+    tz_zone *z = crontest_zone(zone_name);
     struct tm a = {.tm_year = year - 1900, .tm_mon = mon - 1, .tm_mday = day};
     struct tm b = {.tm_year = year - 1900, .tm_mon = mon - 1, .tm_mday = day + 1};
     time_t start[2], end[2];
@@ -379,10 +354,10 @@ static time_t reference_next(int k, const tz_zone *z, time_t after)
 
 static void cross_check(const char *zone_name, const char *from, const char *to)
 {
-    tz_zone *z = zone(zone_name);
+    tz_zone *z = crontest_zone(zone_name);
     for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
-        cron_expr *c = expr(cases[k].text);
-        time_t t = iso(from), end = iso(to), got;
+        cron_expr *c = crontest_expr(cases[k].text);
+        time_t t = crontest_iso(from), end = crontest_iso(to), got;
         err e;
         int count = 0;
         while (t < end) {
@@ -427,10 +402,10 @@ static void test_many(void **state)
     enum { K = sizeof(texts) / sizeof(texts[0]) };
     cron_expr *c[K];
     for (int i = 0; i < K; i++)
-        c[i] = expr(texts[i]);
-    tz_zone *z = zone("Europe/Berlin");
+        c[i] = crontest_expr(texts[i]);
+    tz_zone *z = crontest_zone("Europe/Berlin");
     uint64_t t0 = timeutil_mono_ns();
-    time_t base = iso("2026-01-01T00:00:00Z"), next;
+    time_t base = crontest_iso("2026-01-01T00:00:00Z"), next;
     err e;
     for (int i = 0; i < 100000; i++)
         assert_true(cron_next(c[i % K], z, base + (time_t)i * 317, &next, &e));

@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include "core/timeutil.h"
+#include "crontest.h"
 #include "cron/cron.h"
 
 #include <stdio.h>
@@ -143,32 +144,36 @@ static time_t next_utc(const char *text, const char *after_iso)
     return next;
 }
 
-static time_t iso(const char *s)
-{
-    time_t t;
-    assert_true(timeutil_parse_iso8601(s, &t, NULL));
-    return t;
-}
-
 static void test_values_mean_what_they_say(void **state)
 {
     (void)state;
     /* 2026-01-01 is a Thursday. */
-    assert_int_equal(next_utc("0 0 * * 7", "2026-01-01T00:00:00Z"), iso("2026-01-04T00:00:00Z"));
-    assert_int_equal(next_utc("0 0 * * SUN", "2026-01-01T00:00:00Z"), iso("2026-01-04T00:00:00Z"));
-    assert_int_equal(next_utc("0 0 * * sat", "2026-01-01T00:00:00Z"), iso("2026-01-03T00:00:00Z"));
-    assert_int_equal(next_utc("0 0 1 mar *", "2026-01-01T00:00:00Z"), iso("2026-03-01T00:00:00Z"));
+    assert_int_equal(next_utc("0 0 * * 7", "2026-01-01T00:00:00Z"),
+                     crontest_iso("2026-01-04T00:00:00Z"));
+    assert_int_equal(next_utc("0 0 * * SUN", "2026-01-01T00:00:00Z"),
+                     crontest_iso("2026-01-04T00:00:00Z"));
+    assert_int_equal(next_utc("0 0 * * sat", "2026-01-01T00:00:00Z"),
+                     crontest_iso("2026-01-03T00:00:00Z"));
+    assert_int_equal(next_utc("0 0 1 mar *", "2026-01-01T00:00:00Z"),
+                     crontest_iso("2026-03-01T00:00:00Z"));
     assert_int_equal(next_utc("1-30/5 * * * *", "2026-01-01T00:12:00Z"),
-                     iso("2026-01-01T00:16:00Z"));
+                     crontest_iso("2026-01-01T00:16:00Z"));
     assert_int_equal(next_utc("1-30/5 * * * *", "2026-01-01T00:26:00Z"),
-                     iso("2026-01-01T01:01:00Z"));
-    assert_int_equal(next_utc("5/20 * * * *", "2026-01-01T00:26:00Z"), iso("2026-01-01T00:45:00Z"));
-    assert_int_equal(next_utc("0 */6 * * *", "2026-01-01T06:00:00Z"), iso("2026-01-01T12:00:00Z"));
-    assert_int_equal(next_utc("0 0 * */3 *", "2026-02-01T00:00:00Z"), iso("2026-04-01T00:00:00Z"));
-    assert_int_equal(next_utc("@weekly", "2026-01-07T12:00:00Z"), iso("2026-01-11T00:00:00Z"));
-    assert_int_equal(next_utc("@yearly", "2026-01-01T00:00:00Z"), iso("2027-01-01T00:00:00Z"));
-    assert_int_equal(next_utc("@monthly", "2026-01-31T23:59:59Z"), iso("2026-02-01T00:00:00Z"));
-    assert_int_equal(next_utc("@hourly", "2026-01-01T10:59:59Z"), iso("2026-01-01T11:00:00Z"));
+                     crontest_iso("2026-01-01T01:01:00Z"));
+    assert_int_equal(next_utc("5/20 * * * *", "2026-01-01T00:26:00Z"),
+                     crontest_iso("2026-01-01T00:45:00Z"));
+    assert_int_equal(next_utc("0 */6 * * *", "2026-01-01T06:00:00Z"),
+                     crontest_iso("2026-01-01T12:00:00Z"));
+    assert_int_equal(next_utc("0 0 * */3 *", "2026-02-01T00:00:00Z"),
+                     crontest_iso("2026-04-01T00:00:00Z"));
+    assert_int_equal(next_utc("@weekly", "2026-01-07T12:00:00Z"),
+                     crontest_iso("2026-01-11T00:00:00Z"));
+    assert_int_equal(next_utc("@yearly", "2026-01-01T00:00:00Z"),
+                     crontest_iso("2027-01-01T00:00:00Z"));
+    assert_int_equal(next_utc("@monthly", "2026-01-31T23:59:59Z"),
+                     crontest_iso("2026-02-01T00:00:00Z"));
+    assert_int_equal(next_utc("@hourly", "2026-01-01T10:59:59Z"),
+                     crontest_iso("2026-01-01T11:00:00Z"));
 }
 
 static void test_field_errors(void **state)

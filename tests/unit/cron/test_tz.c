@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "core/timeutil.h"
+#include "crontest.h"
 #include "cron/tz.h"
 
 #include <errno.h>
@@ -18,23 +19,6 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-static time_t iso(const char *s)
-{
-    time_t t;
-    if (!timeutil_parse_iso8601(s, &t, NULL))
-        fail_msg("bad time in test: %s", s);
-    return t;
-}
-
-static tz_zone *zone(const char *name)
-{
-    err e;
-    tz_zone *z = tz_load(name, &e);
-    if (!z)
-        fail_msg("tz_load(%s): %s", name, e.message);
-    return z;
-}
 
 /* In the child: compares tz_to_local with localtime_r at t, and checks that
  * tz_from_local of the result finds t again. Returns 1 on a mismatch. */
@@ -136,8 +120,10 @@ static void test_zones_match_glibc(void **state)
                                         "Pacific/Kiritimati",
                                         "Etc/GMT+5",
                                         "Asia/Tokyo"};
-    time_t y1902 = iso("1902-01-01T00:00:00Z"), y1970 = iso("1970-01-01T00:00:00Z"),
-           y2040 = iso("2040-01-01T00:00:00Z"), y2100 = iso("2100-01-01T00:00:00Z");
+    time_t y1902 = crontest_iso("1902-01-01T00:00:00Z"),
+           y1970 = crontest_iso("1970-01-01T00:00:00Z"),
+           y2040 = crontest_iso("2040-01-01T00:00:00Z"),
+           y2100 = crontest_iso("2100-01-01T00:00:00Z");
     int total = 0;
     for (size_t i = 0; i < sizeof(zones) / sizeof(zones[0]); i++) {
         /* 1970-2040 every 7 hours, 1902-2100 (footer era included) every 5 days
@@ -153,11 +139,11 @@ static void test_zones_match_glibc(void **state)
 
 static void expect_local(const char *zone_name, const char *utc, const char *want, int want_off)
 {
-    tz_zone *z = zone(zone_name);
+    tz_zone *z = crontest_zone(zone_name);
     struct tm tm;
     int off;
     const char *abbr;
-    tz_to_local(z, iso(utc), &tm, &off, &abbr);
+    tz_to_local(z, crontest_iso(utc), &tm, &off, &abbr);
     char got[64];
     snprintf(got, sizeof(got), "%04d-%02d-%02d %02d:%02d:%02d %s", tm.tm_year + 1900, tm.tm_mon + 1,
              tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, abbr);
@@ -198,39 +184,39 @@ static void test_known_offsets(void **state)
 static void test_from_local(void **state)
 {
     (void)state;
-    tz_zone *z = zone("Europe/Berlin");
+    tz_zone *z = crontest_zone("Europe/Berlin");
     time_t out[2];
     struct tm gap = {.tm_year = 126, .tm_mon = 2, .tm_mday = 29, .tm_hour = 2, .tm_min = 30};
     assert_int_equal(tz_from_local(z, &gap, out), 0);
     struct tm overlap = {.tm_year = 126, .tm_mon = 9, .tm_mday = 25, .tm_hour = 2, .tm_min = 30};
     assert_int_equal(tz_from_local(z, &overlap, out), 2);
-    assert_int_equal(out[0], iso("2026-10-25T00:30:00Z"));
-    assert_int_equal(out[1], iso("2026-10-25T01:30:00Z"));
+    assert_int_equal(out[0], crontest_iso("2026-10-25T00:30:00Z"));
+    assert_int_equal(out[1], crontest_iso("2026-10-25T01:30:00Z"));
     struct tm plain = {.tm_year = 126, .tm_mon = 6, .tm_mday = 1, .tm_hour = 12, .tm_sec = 7};
     assert_int_equal(tz_from_local(z, &plain, out), 1);
-    assert_int_equal(out[0], iso("2026-07-01T10:00:07Z"));
+    assert_int_equal(out[0], crontest_iso("2026-07-01T10:00:07Z"));
     struct tm edge = {.tm_year = 126, .tm_mon = 2, .tm_mday = 29, .tm_hour = 3};
     assert_int_equal(tz_from_local(z, &edge, out), 1);
-    assert_int_equal(out[0], iso("2026-03-29T01:00:00Z"));
+    assert_int_equal(out[0], crontest_iso("2026-03-29T01:00:00Z"));
     edge.tm_hour = 1, edge.tm_min = 59, edge.tm_sec = 59;
     assert_int_equal(tz_from_local(z, &edge, out), 1);
-    assert_int_equal(out[0], iso("2026-03-29T00:59:59Z"));
+    assert_int_equal(out[0], crontest_iso("2026-03-29T00:59:59Z"));
     struct tm footer = {.tm_year = 150, .tm_mon = 9, .tm_mday = 30, .tm_hour = 2, .tm_min = 15};
     assert_int_equal(tz_from_local(z, &footer, out), 2);
-    assert_int_equal(out[0], iso("2050-10-30T00:15:00Z"));
+    assert_int_equal(out[0], crontest_iso("2050-10-30T00:15:00Z"));
     tz_free(z);
 
-    z = zone("America/New_York");
+    z = crontest_zone("America/New_York");
     struct tm ny_gap = {.tm_year = 126, .tm_mon = 2, .tm_mday = 8, .tm_hour = 2, .tm_min = 30};
     assert_int_equal(tz_from_local(z, &ny_gap, out), 0);
     struct tm ny_over = {.tm_year = 126, .tm_mon = 10, .tm_mday = 1, .tm_hour = 1, .tm_min = 30};
     assert_int_equal(tz_from_local(z, &ny_over, out), 2);
-    assert_int_equal(out[0], iso("2026-11-01T05:30:00Z"));
-    assert_int_equal(out[1], iso("2026-11-01T06:30:00Z"));
+    assert_int_equal(out[0], crontest_iso("2026-11-01T05:30:00Z"));
+    assert_int_equal(out[1], crontest_iso("2026-11-01T06:30:00Z"));
     tz_free(z);
 
     /* Apia skipped the whole of 2011-12-30 when it crossed the date line. */
-    z = zone("Pacific/Apia");
+    z = crontest_zone("Pacific/Apia");
     struct tm lost = {.tm_year = 111, .tm_mon = 11, .tm_mday = 30, .tm_hour = 12};
     assert_int_equal(tz_from_local(z, &lost, out), 0);
     tz_free(z);
@@ -278,7 +264,7 @@ static void test_names_refused(void **state)
     assert_null(tz_load("zone.tab", &e)); /* a file, but not TZif */
     assert_string_equal(e.message, "unknown time zone 'zone.tab': /usr/share/zoneinfo/zone.tab: "
                                    "not a TZif file");
-    tz_zone *z = zone("Etc/GMT-14");
+    tz_zone *z = crontest_zone("Etc/GMT-14");
     assert_string_equal(tz_name(z), "Etc/GMT-14");
     assert_int_equal(tz_offset(z, 0, NULL), 14 * 3600);
     tz_free(z);
@@ -381,7 +367,7 @@ static void test_footer_rules(void **state)
         "EST5EDT",
         "UTC0",
     };
-    time_t from = iso("1990-01-01T00:00:00Z"), to = iso("2101-01-01T00:00:00Z");
+    time_t from = crontest_iso("1990-01-01T00:00:00Z"), to = crontest_iso("2101-01-01T00:00:00Z");
     unsigned char buf[512];
     int total = 0;
     for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
@@ -403,27 +389,27 @@ static void test_footer_rules(void **state)
      * dates only and says standard time before 05:00Z. */
     size_t n = make_tzif(buf, '2', 0, "LMT", "XXX3YYY,0,365");
     write_file("Test/Spill", buf, n);
-    tz_zone *z = zone("Test/Spill");
-    assert_int_equal(tz_offset(z, iso("1990-01-01T03:59:59Z"), NULL), -7200);
-    assert_int_equal(tz_offset(z, iso("1990-01-01T04:00:00Z"), NULL), -10800);
-    assert_int_equal(tz_offset(z, iso("1990-01-01T04:59:59Z"), NULL), -10800);
-    assert_int_equal(tz_offset(z, iso("1990-01-01T05:00:00Z"), NULL), -7200);
+    tz_zone *z = crontest_zone("Test/Spill");
+    assert_int_equal(tz_offset(z, crontest_iso("1990-01-01T03:59:59Z"), NULL), -7200);
+    assert_int_equal(tz_offset(z, crontest_iso("1990-01-01T04:00:00Z"), NULL), -10800);
+    assert_int_equal(tz_offset(z, crontest_iso("1990-01-01T04:59:59Z"), NULL), -10800);
+    assert_int_equal(tz_offset(z, crontest_iso("1990-01-01T05:00:00Z"), NULL), -7200);
     /* In a leap year "365" is 31 December: DST ends there at 02:00. */
-    assert_int_equal(tz_offset(z, iso("1992-12-31T12:00:00Z"), NULL), -10800);
+    assert_int_equal(tz_offset(z, crontest_iso("1992-12-31T12:00:00Z"), NULL), -10800);
     tz_free(z);
 
     /* RFC 8536's idiom for DST all year. glibc gets its last hours of the
      * year wrong (it picks the year from UTC), so this is checked by value. */
     n = make_tzif(buf, '3', 0, "LMT", "EST5EDT,0/0,J365/25");
     write_file("Test/AllYear", buf, n);
-    z = zone("Test/AllYear");
+    z = crontest_zone("Test/AllYear");
     static const char *const all_year[] = {"2049-12-31T23:00:00Z", "2050-01-01T02:59:55Z",
                                            "2050-01-01T04:59:59Z", "2050-01-01T05:00:00Z",
                                            "2050-07-01T00:00:00Z", "2052-12-31T12:00:00Z"};
     for (size_t i = 0; i < sizeof(all_year) / sizeof(all_year[0]); i++) {
         const char *abbr;
         int off;
-        tz_to_local(z, iso(all_year[i]), NULL, &off, &abbr);
+        tz_to_local(z, crontest_iso(all_year[i]), NULL, &off, &abbr);
         if (off != -14400 || strcmp(abbr, "EDT") != 0)
             fail_msg("all-year DST at %s: %+d %s", all_year[i], off, abbr);
     }
@@ -432,8 +418,8 @@ static void test_footer_rules(void **state)
     /* The same rule as a v1 file has no footer: its one type holds for ever. */
     n = make_tzif(buf, '\0', 3600, "XYZ", "");
     write_file("Test/V1", buf, n);
-    z = zone("Test/V1");
-    assert_int_equal(tz_offset(z, iso("2040-07-01T00:00:00Z"), NULL), 3600);
+    z = crontest_zone("Test/V1");
+    assert_int_equal(tz_offset(z, crontest_iso("2040-07-01T00:00:00Z"), NULL), 3600);
     tz_free(z);
 }
 
@@ -483,7 +469,7 @@ static void test_bad_files(void **state)
         assert_int_equal(e.code, ERR_INVALID);
     }
     write_file("Test/Cut", real, len);
-    tz_zone *z = zone("Test/Cut");
+    tz_zone *z = crontest_zone("Test/Cut");
     tz_free(z);
     /* A byte flipped anywhere: refused or loaded, never a crash (ASan watches). */
     for (size_t i = 0; i < len; i++) {
