@@ -171,6 +171,36 @@ bool api_input_opt_bool(api_req *r, const json_t *obj, const char *name, bool *o
     return true;
 }
 
+bool api_input_opt_int(api_req *r, const json_t *obj, const char *name, long long min,
+                       long long max, long long *out)
+{
+    const json_t *v = json_object_get(obj, name);
+    if (v == NULL)
+        return true;
+    if (!json_is_integer(v))
+        return api_fail(r, 400, "invalid_field", "field '%s' must be an integer, not %s", name,
+                        json_is_real(v) ? "a number with a fraction" : json_type_name(v));
+    json_int_t n = json_integer_value(v);
+    if (n < min || n > max)
+        return api_fail(r, 400, "invalid_field", "field '%s' is %lld: want %lld to %lld", name,
+                        (long long)n, min, max);
+    *out = (long long)n;
+    return true;
+}
+
+bool api_input_opt_object(api_req *r, const json_t *obj, const char *name, json_t **out)
+{
+    json_t *v = json_object_get(obj, name);
+    *out = NULL;
+    if (v == NULL)
+        return true;
+    if (!json_is_object(v))
+        return api_fail(r, 400, "invalid_field", "field '%s' must be an object, not %s", name,
+                        json_type_name(v));
+    *out = v;
+    return true;
+}
+
 bool api_input_opt_strings(api_req *r, const json_t *obj, const char *name, size_t max_items,
                            size_t max_len, bool nullable, json_t **out, api_field *state)
 {

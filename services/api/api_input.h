@@ -58,6 +58,15 @@ bool api_input_opt_string(api_req *r, const json_t *obj, const char *name, size_
 /* An optional boolean: *out keeps its value (the default) when absent. */
 bool api_input_opt_bool(api_req *r, const json_t *obj, const char *name, bool *out);
 
+/* An optional integer (a JSON number without a fraction) within min..max:
+ * *out keeps its value (the default) when absent. */
+bool api_input_opt_int(api_req *r, const json_t *obj, const char *name, long long min,
+                       long long max, long long *out);
+
+/* An optional JSON object (null refused): *out (borrowed) is NULL when
+ * absent. Its members are the caller's to check. */
+bool api_input_opt_object(api_req *r, const json_t *obj, const char *name, json_t **out);
+
 /* An optional array of at most max_items non-empty strings of at most
  * max_len characters each. *out (borrowed) is NULL unless the state is
  * API_FIELD_SET; nullable as in api_input_opt_string; state may be NULL. */

@@ -488,6 +488,21 @@ class Fixtures:
             self.shared[key] = self.account(t)
         return self.shared[key]
 
+    def schedule(self, t):
+        """A new schedule of tenant t (firing at 20:00 Berlin time on weekdays)."""
+        a = self.c.call("POST", "/v1/schedules",
+                        {"name": f"fixture {secrets.token_hex(6)}", "cron": "0 20 * * 1-5",
+                         "time_zone": "Europe/Berlin", "operation": "ec2.stop",
+                         "target": {"tags": {"env": "dev"}}},
+                        self.manager(t))
+        return self.stack.expect(a, 201, f"tenant {t.name}: POST /v1/schedules for a fixture")
+
+    def shared_schedule(self, t):
+        key = ("schedule", t.name)
+        if key not in self.shared:
+            self.shared[key] = self.schedule(t)
+        return self.shared[key]
+
     def shared_job(self, t):
         key = ("job", t.name)
         if key not in self.shared:
@@ -508,6 +523,13 @@ class Fixtures:
                                                    "verify": False},
                 ("POST", "/v1/discovery"): lambda: {"management_role_arn":
                                                     "arn:aws:iam::111122223333:role/OrgReader"},
+                ("POST", "/v1/schedules"): lambda: {"name": f"matrix {role} {secrets.token_hex(6)}",
+                                                    "cron": "30 7 * * 1-5",
+                                                    "time_zone": "Europe/Berlin",
+                                                    "operation": "ec2.start"},
+                ("POST", "/v1/schedules/preview"): lambda: {"cron": "0 20 * * 1-5",
+                                                            "time_zone": "Europe/Berlin",
+                                                            "count": 3},
             }
             if route.method == "GET":
                 return p, None
@@ -522,6 +544,14 @@ class Fixtures:
                 return route.path(id=acct["id"]), {"name": f"renamed by {role}"}
             if key in {("GET", "/v1/accounts/{id}"), ("POST", "/v1/accounts/{id}/verify")}:
                 return route.path(id=acct["id"]), None
+        if p.startswith("/v1/schedules/{id}"):
+            if route.method == "DELETE":
+                return route.path(id=self.schedule(t)["id"]), None
+            sched = self.shared_schedule(t)
+            if route.method == "PATCH":
+                return route.path(id=sched["id"]), {"name": f"renamed by {role}"}
+            if route.method == "GET":
+                return route.path(id=sched["id"]), None
         if p == "/v1/users/{id}" and route.method == "GET":
             return route.path(id=t.users["viewer"]), None
         if p == "/v1/tokens/{id}" and route.method == "DELETE":
@@ -544,6 +574,7 @@ class Fixtures:
                 "user": t.users["viewer"],
                 "token": t.token_ids["viewer"],
                 "job": self.shared_job(t),
+                "schedule": self.shared_schedule(t)["id"],
             }
         return self.shared[key]
 
@@ -551,7 +582,8 @@ class Fixtures:
 def kind_of(route):
     """Which kind of object a route's {id} names."""
     for prefix, kind in (("/v1/accounts/", "account"), ("/v1/users/", "user"),
-                         ("/v1/tokens/", "token"), ("/v1/jobs/", "job")):
+                         ("/v1/tokens/", "token"), ("/v1/jobs/", "job"),
+                         ("/v1/schedules/", "schedule")):
         if route.pattern.startswith(prefix):
             return kind
     raise KeyError(f"no kind of object known for {route}'s {{id}}")
@@ -564,6 +596,7 @@ def success_status(route):
         ("POST", "/v1/accounts/{id}/verify"): 202,
         ("POST", "/v1/discovery"): 202,
         ("POST", "/v1/jobs/{id}/cancel"): 200,
+        ("POST", "/v1/schedules/preview"): 200,
     }
     return special.get((route.method, route.pattern), table.get(route.method, 200))
 

@@ -81,6 +81,14 @@ INVALID_UUIDS = ["not-a-uuid", "123", "00000000-0000-0000-0000-00000000000", "g"
 INVALID_TEMPLATES = ["bad name!", "{account_id", "a" * 65, "{account_id}" * 6 + "x",
                      "role/../x y", "{other}"]
 
+INVALID_CRONS = ["0 20 32 * *", "61 * * * *", "* * * *", "* * * * * *", "@reboot", "@often",
+                 "0 20 * * mon-frx", "*/0 * * * *", "5-1 * * * *", "0 0 30 2 *", "0 24 * * *",
+                 "0 0 0 * *", "0 0 * 13 *", "0 0 * * 8", "1,,2 * * * *"]
+INVALID_ZONES = ["Mars/Base", "../etc/passwd", "/etc/localtime", "Europe/../../etc/passwd",
+                 "Europe//Berlin", "europe/berlin ", "Europe/Berlin\\x", "posixrules/x", "."]
+INVALID_TIMES = ["tomorrow", "2026-13-01T00:00:00Z", "2026-11-24", "2026-11-24T25:00:00Z",
+                 "2000-01-01T00:00:00Z", "1970-01-01T00:00:00Z", "24/11/2026 20:00"]
+
 FIELD_CASES = {
     # kind: (values that must be refused, naming the field)
     "arn": INVALID_ARNS,
@@ -88,6 +96,9 @@ FIELD_CASES = {
     "email": INVALID_EMAILS,
     "uuid": INVALID_UUIDS,
     "template": INVALID_TEMPLATES,
+    "cron": INVALID_CRONS,
+    "zone": INVALID_ZONES,
+    "time": INVALID_TIMES,
 }
 
 
@@ -95,11 +106,28 @@ class Field:
     def __init__(self, kind, max_len=None, nullable=False, required=False, values=None,
                  free_text=False):
         self.kind = kind          # string arn account_id email enum uuid bool regions template
+        #                           cron zone time operation object int
         self.max_len = max_len
         self.nullable = nullable
         self.required = required
-        self.values = values      # enum values
+        self.values = values      # enum values; int: (min, max)
         self.free_text = free_text  # any text of the right length is valid (names)
+
+
+def SCHEDULE_FIELDS(required):
+    """The fields of POST /v1/schedules (required) and PATCH (none required).
+    run_at is checked with cron in the base body: its own check comes first."""
+    return {"name": Field("string", 200, required=required, free_text=True),
+            "cron": Field("cron", 200),
+            "run_at": Field("time", 64),
+            "time_zone": Field("zone", 64),
+            "operation": Field("operation", 64, required=required),
+            "params": Field("object"),
+            "target": Field("object"),
+            "dry_run": Field("bool"),
+            "enabled": Field("bool"),
+            "missed_fire_policy": Field("enum", values=["skip", "run_once", "run_each"]),
+            "missed_fire_window_seconds": Field("int", values=(0, 604800))}
 
 
 def arn_in(account, name="Other"):
@@ -138,6 +166,21 @@ def body_routes(stack, fx, t):
              "regions": Field("regions"),
              "status": Field("enum", values=["disabled", "pending"])},
             f"/v1/accounts/{acct['id']}"),
+        ("POST", "/v1/schedules"): (
+            lambda: {"name": f"corpus {secrets.token_hex(6)}", "cron": "0 20 * * 1-5",
+                     "operation": "ec2.stop"},
+            SCHEDULE_FIELDS(required=True),
+            "/v1/schedules"),
+        ("PATCH", "/v1/schedules/{id}"): (
+            lambda: {"dry_run": True},
+            SCHEDULE_FIELDS(required=False),
+            f"/v1/schedules/{fx.shared_schedule(t)['id']}"),
+        ("POST", "/v1/schedules/preview"): (
+            lambda: {"cron": "0 20 * * 1-5"},
+            {"cron": Field("cron", 200, required=True),
+             "time_zone": Field("zone", 64),
+             "count": Field("int", values=(1, 100))},
+            "/v1/schedules/preview"),
         ("POST", "/v1/discovery"): (
             lambda: {"management_role_arn": "arn:aws:iam::111122223333:role/OrgReader"},
             {"management_role_arn": Field("arn", 2048, required=True),
@@ -158,6 +201,7 @@ LISTS = {
     "/v1/accounts": {"status": "enum"},
     "/v1/jobs": {"kind": "dotted", "state": "enum", "account": "uuid"},
     "/v1/audit": {"action": "dotted"},
+    "/v1/schedules": {"enabled": "enum", "operation": "dotted"},
 }
 
 
@@ -165,6 +209,11 @@ def wrong_types(field):
     """JSON values of the wrong type for field."""
     if field.kind == "bool":
         vals = ["true", 1, 0, [], {}]
+    elif field.kind == "object":
+        vals = [42, 4.2, True, "x", [], ["x"]]
+    elif field.kind == "int":
+        lo, hi = field.values
+        vals = ["42", 4.2, True, [], {}, lo - 1, hi + 1]
     elif field.kind == "regions":
         vals = ["us-east-1", {}, 1, True, [1], [None], [["us-east-1"]], [{}]]
     else:
@@ -450,6 +499,7 @@ def run(stack, routes, res):
                 route.path(id=fx.shared_job(t)) if route.pattern.startswith("/v1/jobs/") else \
                 route.path(id=t.users["viewer"]) if route.pattern.startswith("/v1/users/") else \
                 route.path(id=t.token_ids["viewer"]) if route.pattern.startswith("/v1/tokens/") else \
+                route.path(id=fx.shared_schedule(t)["id"]) if route.pattern.startswith("/v1/schedules/") else \
                 route.pattern
         else:
             corpus.paths[str(route)] = route.pattern

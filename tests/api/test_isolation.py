@@ -5,7 +5,8 @@ Usage: test_isolation.py ESCHER_API_BINARY
 
 - Tenant A gets an account (POST /v1/accounts, verify false), a second one
   whose verification job the API queues, a job enqueued in the database, a
-  user (POST /v1/users) and a token for it (POST /v1/tokens).
+  user (POST /v1/users) and a token for it (POST /v1/tokens), a schedule
+  (POST /v1/schedules) and a fire of it recorded in the database.
 - On every route of `escher-api routes` with an {id}, each of B's roles the
   route admits gets 404 for each of A's ids of that kind (accounts also by
   their 12-digit AWS id), with a valid body where the route takes one; then
@@ -21,7 +22,8 @@ import urllib.parse
 
 import apitest
 
-TABLES = ("tenants", "users", "api_tokens", "aws_accounts", "jobs", "job_steps", "audit_log")
+TABLES = ("tenants", "users", "api_tokens", "aws_accounts", "jobs", "job_steps", "audit_log",
+          "schedules", "schedule_fires")
 
 
 def a_objects(stack, fx, res):
@@ -41,7 +43,12 @@ def a_objects(stack, fx, res):
                         201, "A: POST /v1/users")
     tok = stack.expect(c.call("POST", "/v1/tokens", {"user_id": user["id"], "name": "a-secret-token"}, m),
                        201, "A: POST /v1/tokens for the new user")
+    sched = fx.schedule(A)
+    # A fire, as escher-scheduler records it, so schedule_fires has a row of A's too.
+    stack.db.value("INSERT INTO schedule_fires (schedule_id, fire_at, tenant_id, job_id)"
+                   " VALUES (:'v1', now(), :'v2', :'v3') RETURNING 1", sched["id"], A.id, job)
     ids = {
+        "schedule": [sched["id"]],
         "account": [acct["id"], acct["account_id"], acct2["id"]],
         "user": [user["id"], A.users["manager"]],
         "token": [tok["id"], A.token_ids["manager"]],
@@ -49,8 +56,10 @@ def a_objects(stack, fx, res):
     }
     secrets_ = {A.id, A.external_id, acct["id"], acct["account_id"], acct2["id"], acct2["account_id"],
                 job, acct2["verification_job"], user["id"], "secret-user@a.example", tok["id"],
-                "a-secret-token", *A.users.values(), *A.token_ids.values(), *A.emails.values()}
-    return ids, secrets_, {"acct": acct, "acct2": acct2, "job": job, "user": user, "token": tok}
+                "a-secret-token", sched["id"], sched["name"], *A.users.values(),
+                *A.token_ids.values(), *A.emails.values()}
+    return ids, secrets_, {"acct": acct, "acct2": acct2, "job": job, "user": user, "token": tok,
+                           "schedule": sched}
 
 
 def body_for(route):
@@ -66,6 +75,7 @@ def run(stack, routes, res):
     ids, a_strings, objs = a_objects(stack, fx, res)
     fx.account(B)  # B has objects of its own, so an empty answer is not the only one
     fx.job(B)
+    fx.schedule(B)
 
     # ---- routes with an {id}: 404 for every one of A's ids ------------------------
     rows = []
@@ -115,6 +125,9 @@ def run(stack, routes, res):
                   f"A's job {job} is still queued, not cancelled", a.short())
     a = c.call("GET", f"/v1/users/{objs['user']['id']}", token=m)
     res.check(a.status == 200, "A's new user is still there", a.short())
+    a = c.call("GET", f"/v1/schedules/{objs['schedule']['id']}", token=m)
+    res.check(a.status == 200 and a.json.get("name") == objs["schedule"]["name"],
+              "A's schedule is still there, unrenamed", a.short())
 
     # ---- reads without an {id}: nothing of A's ------------------------------------
     reads = [r for r in routes if r.method == "GET" and not r.params and not r.public]
