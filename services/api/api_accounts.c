@@ -29,6 +29,16 @@
     " 'status', status, 'verified_at', to_char(verified_at" UTC ", 'last_error', last_error,"      \
     " 'created_at', to_char(created_at" UTC ", 'updated_at', to_char(updated_at" UTC ")::text"
 
+/* The same account as plain columns, formatted by api_json_row (the list's
+ * fast path; keys and values as ACCOUNT_JSON gives them). */
+#define ACCOUNT_COLS                                                                               \
+    "id, account_id, name, role_arn, readonly_role_arn, array_to_json(regions) AS regions,"        \
+    " status, verified_at, last_error, created_at, updated_at"
+static const api_col_kind account_kinds[] = {
+    API_COL_TEXT, API_COL_TEXT, API_COL_TEXT, API_COL_TEXT, API_COL_TEXT, API_COL_JSON,
+    API_COL_TEXT, API_COL_TIME, API_COL_TEXT, API_COL_TIME, API_COL_TIME, API_COL_END,
+};
+
 /* The row a path's {id} names: $1 its uuid or $2 its AWS account id (the
  * other one NULL). */
 #define WHERE_REF " WHERE id = $1::uuid OR account_id = $2"
@@ -231,14 +241,14 @@ static void account_list(api_req *r)
     api_page_fetch_limit(&pg, limit);
     const char *p[] = {status, pg.has_cursor ? pg.key : NULL, limit};
     PGresult *res = api_sql_final(r,
-                                  "SELECT account_id, " ACCOUNT_JSON " FROM aws_accounts"
+                                  "SELECT account_id, " ACCOUNT_COLS " FROM aws_accounts"
                                   " WHERE ($1::text IS NULL OR status = $1)"
                                   "   AND ($2::text IS NULL OR account_id > $2)"
                                   " ORDER BY account_id LIMIT $3::int",
                                   3, p);
     if (res == NULL)
         return;
-    api_page_reply_rows(r, &pg, res, 0, 1);
+    api_page_reply_cols(r, &pg, res, 0, 1, account_kinds);
     PQclear(res);
 }
 

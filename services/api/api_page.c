@@ -63,19 +63,25 @@ void api_page_fetch_limit(const api_page *p, char out[16])
     snprintf(out, 16, "%d", p->limit + 1);
 }
 
-void api_page_reply_rows(api_req *r, const api_page *p, PGresult *res, int key_col, int json_col)
+/* The common end of a list: items from the shown rows (each appended by
+ * one of the two row writers below), then the next cursor when more rows
+ * came than shown. Rows are pasted as JSON text, never parsed and dumped
+ * again (that round trip was most of a list's cost). */
+typedef void (*row_writer)(strbuf *out, const PGresult *res, int row, int col,
+                           const api_col_kind *kinds);
+
+static void reply_page(api_req *r, const api_page *p, PGresult *res, int key_col, row_writer put,
+                       int col, const api_col_kind *kinds)
 {
     int n = PQntuples(res);
     int shown = n > p->limit ? p->limit : n;
-    /* The rows are JSON PostgreSQL built: pasted together, never parsed and
-     * dumped again (that round trip was most of a list's cost). */
     strbuf body;
     strbuf_init(&body);
     strbuf_puts(&body, "{\"items\":[");
     for (int i = 0; i < shown; i++) {
         if (i)
             strbuf_putc(&body, ',');
-        strbuf_append(&body, PQgetvalue(res, i, json_col), (size_t)PQgetlength(res, i, json_col));
+        put(&body, res, i, col, kinds);
     }
     strbuf_puts(&body, "],\"next_cursor\":");
     if (n > p->limit) {
@@ -86,6 +92,24 @@ void api_page_reply_rows(api_req *r, const api_page *p, PGresult *res, int key_c
         strbuf_puts(&body, "null}");
     }
     api_reply_raw(r, 200, strbuf_detach(&body));
+}
+
+static void put_json_column(strbuf *out, const PGresult *res, int row, int col,
+                            const api_col_kind *kinds)
+{
+    (void)kinds;
+    strbuf_append(out, PQgetvalue(res, row, col), (size_t)PQgetlength(res, row, col));
+}
+
+void api_page_reply_rows(api_req *r, const api_page *p, PGresult *res, int key_col, int json_col)
+{
+    reply_page(r, p, res, key_col, put_json_column, json_col, NULL);
+}
+
+void api_page_reply_cols(api_req *r, const api_page *p, PGresult *res, int key_col, int first_col,
+                         const api_col_kind *kinds)
+{
+    reply_page(r, p, res, key_col, api_json_row, first_col, kinds);
 }
 
 bool api_page_bad_cursor(api_req *r)

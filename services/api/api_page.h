@@ -8,6 +8,7 @@
 #ifndef ESCHER_API_PAGE_H
 #define ESCHER_API_PAGE_H
 
+#include "api_json.h"
 #include "api_req.h"
 
 #include <jansson.h>
@@ -42,6 +43,11 @@ void api_page_fetch_limit(const api_page *p, char out[16]);
  * shown row's column key_col is the next cursor's key. res stays the
  * caller's. */
 void api_page_reply_rows(api_req *r, const api_page *p, PGresult *res, int key_col, int json_col);
+
+/* api_page_reply_rows for rows of plain columns: each shown row becomes
+ * api_json_row(res, row, first_col, kinds) (api_json.h). */
+void api_page_reply_cols(api_req *r, const api_page *p, PGresult *res, int key_col, int first_col,
+                         const api_col_kind *kinds);
 
 /* Records the 400 for a cursor that no page of this list gave (for a
  * handler whose check of the decoded key fails). Returns false. */

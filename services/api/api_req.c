@@ -4,6 +4,7 @@
 #include "audit/audit.h"
 #include "core/strbuf.h"
 #include "db/db.h"
+#include "db/stmtcache.h"
 
 #include <event2/buffer.h>
 #include <stdarg.h>
@@ -219,20 +220,41 @@ bool api_uuid_parse(const char *s, char out[API_ID_LEN])
     return true;
 }
 
-PGresult *api_sql(api_req *r, const char *sql, int nparams, const char *const *params)
+/* sql's prepared statement on the request's connection (NULL: run it
+ * unprepared). False after recording the error answer. */
+static bool stmt_name(api_req *r, const char *sql, int nparams, const char **name)
 {
     err e;
     err_clear(&e);
-    PGresult *res = db_query(r->db, sql, nparams, params, &e);
-    if (res == NULL)
+    if (r->stmts && !stmtcache_name(r->stmts, r->db, sql, nparams, name, &e))
+        return api_fail_err(r, &e);
+    return true;
+}
+
+PGresult *api_sql(api_req *r, const char *sql, int nparams, const char *const *params)
+{
+    const char *name = NULL;
+    if (!stmt_name(r, sql, nparams, &name))
+        return NULL;
+    const db_stmt st = {.sql = sql, .prepared = name, .nparams = nparams, .params = params};
+    PGresult *res = NULL;
+    err e;
+    err_clear(&e);
+    if (!db_pipeline(r->db, &st, 1, &res, &e)) {
+        PQclear(res);
         api_fail_err(r, &e);
+        return NULL;
+    }
     return res;
 }
 
 PGresult *api_sql_final(api_req *r, const char *sql, int nparams, const char *const *params)
 {
-    const db_stmt stmts[2] = {{.sql = sql, .nparams = nparams, .params = params},
-                              {.sql = "COMMIT"}};
+    const char *name = NULL, *commit = NULL;
+    if (!stmt_name(r, sql, nparams, &name) || !stmt_name(r, "COMMIT", 0, &commit))
+        return NULL;
+    const db_stmt stmts[2] = {{.sql = sql, .prepared = name, .nparams = nparams, .params = params},
+                              {.sql = "COMMIT", .prepared = commit}};
     PGresult *res[2];
     err e;
     err_clear(&e);

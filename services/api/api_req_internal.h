@@ -29,6 +29,7 @@ typedef struct api_settings {
 struct api_req {
     struct evhttp_request *http;
     PGconn *db;
+    struct stmtcache *stmts; /* the loop's prepared statements on db */
     const logger *log;
     api_settings *settings;
     const char *method;

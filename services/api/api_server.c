@@ -11,6 +11,7 @@
 #include "core/timeutil.h"
 #include "core/xmalloc.h"
 #include "db/db.h"
+#include "db/stmtcache.h"
 #include "ratelimit/ratelimit.h"
 
 #include <arpa/inet.h>
@@ -30,6 +31,7 @@
 #include <unistd.h>
 
 #define LISTEN_BACKLOG 1024
+#define STMT_CACHE_MAX 256 /* distinct statements prepared per connection */
 #define DRAIN_MS       200 /* after the last accept, time for queued answers to go out */
 /* Bodies a little over the limit are read and refused with our JSON 413;
  * beyond this slack libevent refuses them itself (plain 413) without reading. */
@@ -46,6 +48,7 @@ typedef struct api_loop {
     struct evhttp_bound_socket *bound;
     struct event *stop_ev;
     PGconn *db;
+    stmtcache *stmts; /* prepared statements on db, dropped with it */
     logger *log;
 } api_loop;
 
@@ -79,7 +82,8 @@ struct api_server {
  * the WHERE clause makes every other request's UPDATE touch no row. Runs
  * after AUTH_SQL in the same transaction, so row-level security admits only
  * the caller's own tenant. */
-#define TOUCH_STMT "escher_touch"
+#define TOUCH_PERIOD_US (60 * 1000000LL)
+#define TOUCH_STMT      "escher_touch"
 #define TOUCH_SQL                                                                                  \
     "UPDATE api_tokens SET last_used_at = now()"                                                   \
     " WHERE token_sha256 = decode($1, 'hex') AND revoked_at IS NULL"                               \
@@ -94,7 +98,9 @@ static PGconn *loop_connect(api_server *s, err *e)
         return NULL;
     char sql[64];
     snprintf(sql, sizeof sql, "SET statement_timeout = %lld", (long long)s->timeout_ms);
-    if (!db_set_role(c, "escher_api", e) || !db_exec(c, sql, 0, NULL, NULL, e)) {
+    /* UTC: api_json_row reads timestamptz text as UTC (storage is UTC anyway). */
+    if (!db_set_role(c, "escher_api", e) || !db_exec(c, sql, 0, NULL, NULL, e) ||
+        !db_exec(c, "SET TimeZone = 'UTC'", 0, NULL, NULL, e)) {
         PQfinish(c);
         return NULL;
     }
@@ -127,6 +133,7 @@ static bool loop_db_ok(api_loop *L)
     }
     PQfinish(L->db);
     L->db = c;
+    stmtcache_reset(L->stmts);
     api_metrics_db_reconnect(L->srv->settings.metrics);
     return true;
 }
@@ -261,15 +268,25 @@ static bool authenticate(api_loop *L, api_req *r)
     /* BEGIN, the prepared authentication and the last-used touch go out
      * together: one round trip opens the transaction and sets the tenant. */
     const char *p[1] = {hash};
+    /* The touch's own WHERE writes at most once a minute; skipping the
+     * statement when this process sent it for the token less than a minute
+     * ago saves a statement on nearly every request. */
+    bool touch = api_throttle_once_per(L->srv->throttle, hash, (int64_t)(timeutil_mono_ns() / 1000),
+                                       TOUCH_PERIOD_US);
+    const char *begin = NULL;
+    err e;
+    err_clear(&e);
+    if (!stmtcache_name(L->stmts, L->db, "BEGIN", 0, &begin, &e)) {
+        e.code = ERR_INTERNAL;
+        return api_fail_err(r, &e);
+    }
     const db_stmt stmts[3] = {
-        {.sql = "BEGIN"},
+        {.sql = "BEGIN", .prepared = begin},
         {.sql = AUTH_SQL, .prepared = AUTH_STMT, .nparams = 1, .params = p},
         {.sql = TOUCH_SQL, .prepared = TOUCH_STMT, .nparams = 1, .params = p},
     };
-    PGresult *results[3];
-    err e;
-    err_clear(&e);
-    bool ok = db_pipeline(L->db, stmts, 3, results, &e);
+    PGresult *results[3] = {NULL, NULL, NULL};
+    bool ok = db_pipeline(L->db, stmts, touch ? 3 : 2, results, &e);
     PQclear(results[0]);
     PQclear(results[2]);
     PGresult *res = results[1];
@@ -363,6 +380,7 @@ static void handle(struct evhttp_request *http, void *arg)
     api_req r;
     memset(&r, 0, sizeof r);
     r.http = http;
+    r.stmts = L->stmts;
     r.log = L->log;
     r.settings = &s->settings;
     TAILQ_INIT(&r.headers);
@@ -506,6 +524,7 @@ static bool loop_init(api_server *s, api_loop *L, int index, const char *addr, e
     evhttp_set_default_content_type(L->http, "application/json");
     evhttp_set_gencb(L->http, handle, L);
     L->stop_ev = event_new(L->base, -1, 0, on_stop, L);
+    L->stmts = stmtcache_new(STMT_CACHE_MAX);
     L->db = loop_connect(s, e);
     return L->db != NULL;
 }
@@ -519,6 +538,7 @@ static void loop_free(api_loop *L)
     if (L->base)
         event_base_free(L->base);
     PQfinish(L->db);
+    stmtcache_free(L->stmts);
     log_free(L->log);
 }
 

@@ -17,10 +17,16 @@ typedef struct slot {
     int64_t at_us;
 } slot;
 
+typedef struct once_slot {
+    char key[65];
+    int64_t at_us;
+} once_slot;
+
 struct api_throttle {
     pthread_mutex_t lock;
     double per_sec, burst;
     slot slots[SLOTS];
+    once_slot once[SLOTS];
 };
 
 api_throttle *api_throttle_new(double per_sec, double burst)
@@ -71,4 +77,17 @@ bool api_throttle_take(api_throttle *t, const char *token_id, int64_t now_us, in
     if (!ok && retry_after_s && *retry_after_s < 1)
         *retry_after_s = 1;
     return ok;
+}
+
+bool api_throttle_once_per(api_throttle *t, const char *key, int64_t now_us, int64_t period_us)
+{
+    once_slot *s = &t->once[fnv1a(key) & (SLOTS - 1)];
+    pthread_mutex_lock(&t->lock);
+    bool due = strncmp(s->key, key, sizeof s->key) != 0 || now_us - s->at_us >= period_us;
+    if (due) {
+        snprintf(s->key, sizeof s->key, "%s", key);
+        s->at_us = now_us;
+    }
+    pthread_mutex_unlock(&t->lock);
+    return due;
 }

@@ -21,4 +21,10 @@ void api_throttle_free(api_throttle *t);
  * share a slot and reset each other's bucket, which only ever admits more. */
 bool api_throttle_take(api_throttle *t, const char *token_id, int64_t now_us, int *retry_after_s);
 
+/* True at most once per period_us for key (e.g. a token's hash) in this
+ * process: for work that may be skipped in between, like recording when a
+ * token was last used. Thread-safe; slots as in api_throttle_take, so two
+ * keys sharing a slot only make it answer true more often. */
+bool api_throttle_once_per(api_throttle *t, const char *key, int64_t now_us, int64_t period_us);
+
 #endif
