@@ -43,7 +43,15 @@ static void readyz(api_req *r)
         json_pack("{s:s, s:{s:b, s:s?}, s:{s:b, s:s?}}", "status", status, "database", "ok", db_ok,
                   "error", db_ok ? NULL : db_reason, "redis", "ok", redis_ok || !checked, "error",
                   redis_ok || !checked ? NULL : redis_reason);
-    api_reply(r, db_ok ? 200 : 503, body);
+    if (!db_ok) {
+        /* Not ready is an error answer like any other (the error object),
+         * with the details a probe or an operator wants next to it. */
+        api_fail(r, 503, "unavailable", "the database is unavailable: %s", db_reason);
+        json_object_update(r->reply, body);
+        json_decref(body);
+        return;
+    }
+    api_reply(r, 200, body);
 }
 
 static void metrics(api_req *r)

@@ -173,6 +173,12 @@ bool api_fail(api_req *r, int status, const char *code, const char *fmt, ...)
 
 bool api_fail_err(api_req *r, const err *e)
 {
+    /* A statement that failed because the connection is gone is the
+     * database's outage, not a bug: 503, and the loop reconnects on the next
+     * request. */
+    if (r->db && PQstatus(r->db) != CONNECTION_OK)
+        return api_fail(r, 503, "unavailable",
+                        "the database connection was lost; retry the request");
     switch (e->code) {
     case ERR_INVALID:
         return api_fail(r, 400, "invalid_request", "%s", e->message);

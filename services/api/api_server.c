@@ -240,6 +240,30 @@ static void rollback(api_loop *L)
     PQclear(res);
 }
 
+/* BEGIN, the prepared authentication and (when touch) the last-used touch
+ * in one pipelined round trip: it opens the transaction and sets the tenant.
+ * *res gets the authentication's rows (caller PQclear-s it, also on
+ * failure). */
+static bool auth_query(api_loop *L, const char *hash, bool touch, PGresult **res, err *e)
+{
+    const char *begin = NULL;
+    *res = NULL;
+    if (!stmtcache_name(L->stmts, L->db, "BEGIN", 0, &begin, e))
+        return false;
+    const char *p[1] = {hash};
+    const db_stmt stmts[3] = {
+        {.sql = "BEGIN", .prepared = begin},
+        {.sql = AUTH_SQL, .prepared = AUTH_STMT, .nparams = 1, .params = p},
+        {.sql = TOUCH_SQL, .prepared = TOUCH_STMT, .nparams = 1, .params = p},
+    };
+    PGresult *results[3] = {NULL, NULL, NULL};
+    bool ok = db_pipeline(L->db, stmts, touch ? 3 : 2, results, e);
+    PQclear(results[0]);
+    PQclear(results[2]);
+    *res = results[1];
+    return ok;
+}
+
 /* Authenticates the bearer token and opens the request's transaction with the
  * caller's tenant set, in one round trip. On failure records the answer (and
  * leaves no transaction open). */
@@ -265,31 +289,26 @@ static bool authenticate(api_loop *L, api_req *r)
     api_token_hash(tok, n, hash);
     if (!loop_db_ok(L))
         return api_fail(r, 503, "unavailable", "the database is unavailable; retry later");
-    /* BEGIN, the prepared authentication and the last-used touch go out
-     * together: one round trip opens the transaction and sets the tenant. */
-    const char *p[1] = {hash};
     /* The touch's own WHERE writes at most once a minute; skipping the
      * statement when this process sent it for the token less than a minute
      * ago saves a statement on nearly every request. */
     bool touch = api_throttle_once_per(L->srv->throttle, hash, (int64_t)(timeutil_mono_ns() / 1000),
                                        TOUCH_PERIOD_US);
-    const char *begin = NULL;
     err e;
     err_clear(&e);
-    if (!stmtcache_name(L->stmts, L->db, "BEGIN", 0, &begin, &e)) {
-        e.code = ERR_INTERNAL;
-        return api_fail_err(r, &e);
+    PGresult *res = NULL;
+    bool ok = auth_query(L, hash, touch, &res, &e);
+    /* A connection the server closed since the last request (a restart, an
+     * idle timeout) is only noticed now; nothing has happened yet, so one
+     * reconnect and retry makes it invisible to the client. */
+    if (!ok && PQstatus(L->db) != CONNECTION_OK) {
+        PQclear(res);
+        res = NULL;
+        if (!loop_db_ok(L))
+            return api_fail(r, 503, "unavailable", "the database is unavailable; retry later");
+        err_clear(&e);
+        ok = auth_query(L, hash, touch, &res, &e);
     }
-    const db_stmt stmts[3] = {
-        {.sql = "BEGIN", .prepared = begin},
-        {.sql = AUTH_SQL, .prepared = AUTH_STMT, .nparams = 1, .params = p},
-        {.sql = TOUCH_SQL, .prepared = TOUCH_STMT, .nparams = 1, .params = p},
-    };
-    PGresult *results[3] = {NULL, NULL, NULL};
-    bool ok = db_pipeline(L->db, stmts, touch ? 3 : 2, results, &e);
-    PQclear(results[0]);
-    PQclear(results[2]);
-    PGresult *res = results[1];
     if (!ok) {
         PQclear(res);
         rollback(L);
