@@ -34,3 +34,8 @@ CREATE FUNCTION escher_auth_token(hash bytea)
 ALTER FUNCTION escher_auth_token(bytea) OWNER TO escher_worker;
 REVOKE ALL ON FUNCTION escher_auth_token(bytea) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION escher_auth_token(bytea) TO escher_api, escher_worker;
+
+-- Email addresses are one person whatever their case: a second user
+-- "Ops@Example.com" next to "ops@example.com" would be the same inbox with
+-- two roles.
+CREATE UNIQUE INDEX users_email_ci ON users (tenant_id, lower(email));

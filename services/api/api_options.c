@@ -41,15 +41,6 @@ static const opts_def api_defs[] = {
      .group = "HTTP",
      .help = "Time allowed to receive a request and send its answer; slower clients are "
              "disconnected."},
-    {.name = "max-connections",
-     .env = "ESCHER_API_MAX_CONNECTIONS",
-     .type = OPTS_INT,
-     .def = "1024",
-     .min = 1,
-     .max = 65536,
-     .group = "HTTP",
-     .help = "Open client connections allowed at once; further connections wait in the listen "
-             "backlog."},
     {.name = "threads",
      .env = "ESCHER_API_THREADS",
      .type = OPTS_INT,
@@ -121,12 +112,14 @@ static const opts_def api_defs[] = {
     {.name = "shutdown-grace",
      .env = "ESCHER_API_SHUTDOWN_GRACE",
      .type = OPTS_DURATION,
-     .def = "10s",
+     .def = "250ms",
      .min = 0,
      .max = 600000,
      .group = "Process",
-     .help = "On SIGTERM, time given to requests in progress to finish before connections are "
-             "closed."},
+     .help = "On SIGTERM the server stops accepting at once, then keeps its loops running this "
+             "long so that answers already queued are written and requests being received "
+             "complete; then it closes every connection and exits. Handlers never outlive it: "
+             "each runs to its end before the loop looks at anything else."},
     {.name = "log-level",
      .env = "ESCHER_API_LOG_LEVEL",
      .type = OPTS_ENUM,

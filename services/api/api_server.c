@@ -32,7 +32,6 @@
 
 #define LISTEN_BACKLOG 1024
 #define STMT_CACHE_MAX 256 /* distinct statements prepared per connection */
-#define DRAIN_MS       200 /* after the last accept, time for queued answers to go out */
 /* Bodies a little over the limit are read and refused with our JSON 413;
  * beyond this slack libevent refuses them itself (plain 413) without reading. */
 #define BODY_SLACK 65536
@@ -60,6 +59,7 @@ struct api_server {
     int port;
     size_t max_body;
     int64_t timeout_ms;
+    int64_t grace_ms; /* shutdown-grace: drain time after the last accept */
     int nloops;
     api_loop *loops;
     api_throttle *throttle;
@@ -504,7 +504,8 @@ static void on_stop(evutil_socket_t fd, short what, void *arg)
         L->bound = NULL;
         L->fd = -1;
     }
-    struct timeval drain = {0, DRAIN_MS * 1000};
+    int64_t ms = L->srv->grace_ms;
+    struct timeval drain = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
     event_base_loopexit(L->base, &drain);
 }
 
@@ -602,6 +603,7 @@ api_server *api_server_new(const opts *o, const logger *log, err *e)
     s->port = (int)opts_get_int(o, "port");
     s->max_body = (size_t)opts_get_int(o, "max-body-bytes");
     s->timeout_ms = opts_get_duration_ms(o, "request-timeout");
+    s->grace_ms = opts_get_duration_ms(o, "shutdown-grace");
     s->nloops = (int)opts_get_int(o, "threads");
     if (s->nloops == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);

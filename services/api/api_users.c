@@ -119,7 +119,7 @@ static void user_create(api_req *r)
      * existing user instead of quoting the constraint. */
     PGresult *res = api_sql(r,
                             "INSERT INTO users (tenant_id, email, role) VALUES ($1, $2, $3)"
-                            " ON CONFLICT (tenant_id, email) DO NOTHING"
+                            " ON CONFLICT (tenant_id, lower(email)) DO NOTHING"
                             " RETURNING id, " USER_JSON,
                             3, p);
     if (res == NULL)
@@ -127,7 +127,7 @@ static void user_create(api_req *r)
     if (PQntuples(res) == 0) {
         PQclear(res);
         const char *q[] = {email};
-        res = api_sql(r, "SELECT id FROM users WHERE email = $1", 1, q);
+        res = api_sql(r, "SELECT id FROM users WHERE lower(email) = lower($1)", 1, q);
         if (res == NULL)
             return;
         if (PQntuples(res) > 0)

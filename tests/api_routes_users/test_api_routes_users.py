@@ -210,6 +210,9 @@ def run(api, mgr, tenant, mgr_user, beta):
     st, doc, _ = api.call("POST", "/v1/users", mgr, {"email": "exec@acme.example", "role": "viewer"})
     check(st == 409 and err_code(doc) == "conflict" and "exec@acme.example" in err_msg(doc)
           and exec_user in err_msg(doc), "duplicate email: 409 naming the user", (st, doc))
+    st, doc, _ = api.call("POST", "/v1/users", mgr, {"email": "EXEC@Acme.Example", "role": "viewer"})
+    check(st == 409 and err_code(doc) == "conflict" and exec_user in err_msg(doc),
+          "the same email in other case: 409 naming the user", (st, doc))
     st, doc, _ = api.call("POST", "/v1/users", mgr, {"email": "x@acme.example", "role": "admin"})
     check(st == 400 and err_code(doc) == "invalid_field"
           and "'role' is 'admin'" in err_msg(doc) and "manager, executor, viewer" in err_msg(doc),
