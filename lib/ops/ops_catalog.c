@@ -2,10 +2,15 @@
  * Markdown. See ops_catalog.h. */
 #include "ops/ops_catalog.h"
 
+#include "core/text.h"
 #include "core/strbuf.h"
 #include "core/xmalloc.h"
+#include "ops/ops_asg.h"
+#include "ops/ops_ebs.h"
 #include "ops/ops_ec2.h"
+#include "ops/ops_rds.h"
 
+#include <fnmatch.h>
 #include <regex.h>
 #include <stdlib.h>
 #include <string.h>
@@ -223,7 +228,43 @@ void ops_resource_clear(ops_resource *r)
     free(r->id);
     free(r->name);
     free(r->state);
+    free(r->parent);
     memset(r, 0, sizeof *r);
+}
+
+const char *ops_phase_verb(const ops_executor *x, unsigned p)
+{
+    return x->phase_verbs && x->phase_verbs[p] ? x->phase_verbs[p] : x->verb;
+}
+
+bool ops_selector_match(const target_selector *sel, const char *id, const char *name,
+                        const char *state, const char *const *keys, const char *const *values,
+                        size_t n)
+{
+    if (sel->state && strcmp(sel->state, state ? state : "") != 0)
+        return false;
+    if (sel->name && fnmatch(sel->name, name ? name : "", 0) != 0)
+        return false;
+    if (sel->nids) {
+        bool found = false;
+        for (size_t i = 0; i < sel->nids && !found; i++)
+            found = strcmp(sel->ids[i], id) == 0;
+        if (!found)
+            return false;
+    }
+    for (size_t t = 0; t < sel->ntags; t++) {
+        bool found = false;
+        for (size_t i = 0; i < n && !found; i++) {
+            if (strcmp(keys[i], sel->tags[t].key) != 0)
+                continue;
+            found = sel->tags[t].nvalues == 0;
+            for (size_t v = 0; v < sel->tags[t].nvalues && !found; v++)
+                found = strcmp(sel->tags[t].values[v], values[i]) == 0;
+        }
+        if (!found)
+            return false;
+    }
+    return true;
 }
 
 /* ---- validation ---- */
@@ -249,23 +290,6 @@ static bool bad(const ops_op *op, const ops_param *p, const json_t *v, err *e, c
     return false;
 }
 
-/* Characters, not bytes: jansson strings are UTF-8. */
-static size_t utf8_len(const char *s)
-{
-    size_t n = 0;
-    for (; *s; s++)
-        n += ((unsigned char)*s & 0xC0) != 0x80;
-    return n;
-}
-
-static bool has_control(const char *s)
-{
-    for (; *s; s++)
-        if ((unsigned char)*s < 0x20 || *s == 0x7f)
-            return true;
-    return false;
-}
-
 static bool matches(const char *pattern, const char *s)
 {
     char *anchored = xasprintf("^(%s)$", pattern);
@@ -284,9 +308,9 @@ static bool check_string(const ops_op *op, const ops_param *p, const json_t *v, 
     if (!json_is_string(v))
         return bad(op, p, v, e, "a string");
     const char *s = json_string_value(v);
-    size_t n = utf8_len(s);
+    size_t n = text_utf8_chars(s);
     char want[300];
-    if (n < p->min_len || n > p->max_len || has_control(s)) {
+    if (n < p->min_len || n > p->max_len || text_has_control(s)) {
         snprintf(want, sizeof want, "%zu to %zu printable characters", p->min_len, p->max_len);
         return bad(op, p, v, e, want);
     }
@@ -307,7 +331,7 @@ static bool check_list(const ops_op *op, const ops_param *p, const json_t *v, er
         return bad(op, p, v, e, want);
     for (size_t i = 0; i < json_array_size(v); i++) {
         const char *s = json_string_value(json_array_get(v, i));
-        if (s == NULL || *s == '\0' || utf8_len(s) > 128 || has_control(s))
+        if (s == NULL || *s == '\0' || text_utf8_chars(s) > 128 || text_has_control(s))
             return bad(op, p, v, e, want);
     }
     return true;
@@ -327,8 +351,9 @@ static bool check_tags(const ops_op *op, const ops_param *p, const json_t *v, er
     json_object_foreach((json_t *)v, key, val)
     {
         const char *s = json_string_value(val);
-        if (*key == '\0' || utf8_len(key) > 128 || has_control(key) ||
-            strncmp(key, "aws:", 4) == 0 || s == NULL || utf8_len(s) > 256 || has_control(s)) {
+        if (*key == '\0' || text_utf8_chars(key) > 128 || text_has_control(key) ||
+            strncmp(key, "aws:", 4) == 0 || s == NULL || text_utf8_chars(s) > 256 ||
+            text_has_control(s)) {
             char *k = xasprintf("%s.%s", p->name, key);
             ops_param one = *p;
             one.name = k;

@@ -1,6 +1,8 @@
 /* Checks on request body fields (see api_input.h). */
 #include "api_input.h"
 
+#include "core/text.h"
+
 #include "core/strbuf.h"
 
 #include <stdio.h>
@@ -9,27 +11,6 @@
 /* Longest stretch of a value quoted back in a message: enough to recognise
  * it, short enough that a megabyte of junk does not come back. */
 #define QUOTE_MAX 100
-
-static const char *json_type_name(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        return "an object";
-    case JSON_ARRAY:
-        return "an array";
-    case JSON_STRING:
-        return "a string";
-    case JSON_INTEGER:
-    case JSON_REAL:
-        return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "a boolean";
-    case JSON_NULL:
-        return "null";
-    }
-    return "a JSON value";
-}
 
 /* Copies at most QUOTE_MAX bytes of s into out, cut on a UTF-8 character
  * boundary, with "..." when shortened. */
@@ -45,23 +26,6 @@ static void quote_value(const char *s, char out[QUOTE_MAX + 4])
         n--;
     memcpy(out, s, n);
     memcpy(out + n, "...", 4);
-}
-
-/* Characters (UTF-8 code points) in s; jansson hands out valid UTF-8. */
-static size_t utf8_chars(const char *s)
-{
-    size_t n = 0;
-    for (; *s; s++)
-        n += ((unsigned char)*s & 0xC0) != 0x80;
-    return n;
-}
-
-static bool has_control(const char *s)
-{
-    for (; *s; s++)
-        if ((unsigned char)*s < 0x20 || *s == 0x7f)
-            return true;
-    return false;
 }
 
 bool api_input_fail_field(api_req *r, const char *name, const char *value, const char *want)
@@ -103,7 +67,7 @@ static bool check_string(api_req *r, const char *what, const char *s, size_t max
     if (*s == '\0')
         return api_fail(r, 400, "invalid_field", "field '%s' is empty: want a non-empty string",
                         what);
-    if (has_control(s)) {
+    if (text_has_control(s)) {
         char q[QUOTE_MAX + 4];
         quote_value(s, q);
         for (char *p = q; *p; p++)
@@ -112,12 +76,12 @@ static bool check_string(api_req *r, const char *what, const char *s, size_t max
         return api_fail(r, 400, "invalid_field",
                         "field '%s' is '%s': control characters are not allowed", what, q);
     }
-    if (max_len > 0 && utf8_chars(s) > max_len) {
+    if (max_len > 0 && text_utf8_chars(s) > max_len) {
         char q[QUOTE_MAX + 4];
         quote_value(s, q);
         return api_fail(r, 400, "invalid_field",
                         "field '%s' is '%s' (%zu characters): want at most %zu characters", what, q,
-                        utf8_chars(s), max_len);
+                        text_utf8_chars(s), max_len);
     }
     return true;
 }
@@ -130,7 +94,7 @@ bool api_input_string(api_req *r, const json_t *obj, const char *name, size_t ma
         return api_fail(r, 400, "invalid_field", "field '%s' is required", name);
     if (!json_is_string(v))
         return api_fail(r, 400, "invalid_field", "field '%s' must be a string, not %s", name,
-                        json_type_name(v));
+                        text_json_type(v));
     if (!check_string(r, name, json_string_value(v), max_len))
         return false;
     *out = json_string_value(v);
@@ -148,7 +112,7 @@ bool api_input_opt_string(api_req *r, const json_t *obj, const char *name, size_
     } else if (v != NULL) {
         if (!json_is_string(v))
             return api_fail(r, 400, "invalid_field", "field '%s' must be a string%s, not %s", name,
-                            nullable ? " or null" : "", json_type_name(v));
+                            nullable ? " or null" : "", text_json_type(v));
         if (!check_string(r, name, json_string_value(v), max_len))
             return false;
         *out = json_string_value(v);
@@ -166,7 +130,7 @@ bool api_input_opt_bool(api_req *r, const json_t *obj, const char *name, bool *o
         return true;
     if (!json_is_boolean(v))
         return api_fail(r, 400, "invalid_field", "field '%s' must be true or false, not %s", name,
-                        json_type_name(v));
+                        text_json_type(v));
     *out = json_is_true(v);
     return true;
 }
@@ -179,7 +143,7 @@ bool api_input_opt_int(api_req *r, const json_t *obj, const char *name, long lon
         return true;
     if (!json_is_integer(v))
         return api_fail(r, 400, "invalid_field", "field '%s' must be an integer, not %s", name,
-                        json_is_real(v) ? "a number with a fraction" : json_type_name(v));
+                        json_is_real(v) ? "a number with a fraction" : text_json_type(v));
     json_int_t n = json_integer_value(v);
     if (n < min || n > max)
         return api_fail(r, 400, "invalid_field", "field '%s' is %lld: want %lld to %lld", name,
@@ -196,7 +160,7 @@ bool api_input_opt_object(api_req *r, const json_t *obj, const char *name, json_
         return true;
     if (!json_is_object(v))
         return api_fail(r, 400, "invalid_field", "field '%s' must be an object, not %s", name,
-                        json_type_name(v));
+                        text_json_type(v));
     *out = v;
     return true;
 }
@@ -213,7 +177,7 @@ bool api_input_opt_strings(api_req *r, const json_t *obj, const char *name, size
         if (!json_is_array(v))
             return api_fail(r, 400, "invalid_field",
                             "field '%s' must be an array of strings%s, not %s", name,
-                            nullable ? " or null" : "", json_type_name(v));
+                            nullable ? " or null" : "", text_json_type(v));
         if (max_items > 0 && json_array_size(v) > max_items)
             return api_fail(r, 400, "invalid_field", "field '%s' has %zu items: want at most %zu",
                             name, json_array_size(v), max_items);
@@ -224,7 +188,7 @@ bool api_input_opt_strings(api_req *r, const json_t *obj, const char *name, size
             if (!json_is_string(item))
                 return api_fail(r, 400, "invalid_field",
                                 "field '%s' must be an array of strings: item %zu is %s", name, i,
-                                json_type_name(item));
+                                text_json_type(item));
             char what[160];
             snprintf(what, sizeof what, "%s[%zu]", name, i);
             if (!check_string(r, what, json_string_value(item), max_len))

@@ -6,6 +6,7 @@
  * instance state". */
 #include "world_internal.h"
 
+#include "core/text.h"
 #include "core/timeutil.h"
 #include "core/xmalloc.h"
 
@@ -172,26 +173,6 @@ static bool bad(loader *l, const char *path, const char *fmt, ...)
     return err_set(l->e, ERR_PARSE, "%s: %s", path, why);
 }
 
-static const char *type_name(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        return "an object";
-    case JSON_ARRAY:
-        return "an array";
-    case JSON_STRING:
-        return "a string";
-    case JSON_INTEGER:
-    case JSON_REAL:
-        return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "a boolean";
-    default:
-        return "null";
-    }
-}
-
 /* Quotes a value for a message, shortened so one bad policy document does
  * not flood the error. */
 static void quote(const json_t *v, char *out, size_t n)
@@ -225,7 +206,7 @@ static bool load_string(loader *l, json_t *v, char **out, bool optional, const c
     if (!json_is_string(v)) {
         char q[128];
         quote(v, q, sizeof(q));
-        return bad(l, path, "%s is %s, expected a string", q, type_name(v));
+        return bad(l, path, "%s is %s, expected a string", q, text_json_type(v));
     }
     *out = xstrdup(json_string_value(v));
     return true;
@@ -245,7 +226,7 @@ static bool load_time(loader *l, json_t *v, time_t *out, const char *path)
             return true;
         return bad(l, path, "'%s' is not an ISO 8601 time", json_string_value(v));
     }
-    return bad(l, path, "expected an ISO 8601 time string or null, got %s", type_name(v));
+    return bad(l, path, "expected an ISO 8601 time string or null, got %s", text_json_type(v));
 }
 
 static bool load_integer(loader *l, json_t *v, long long lo, long long hi, long long *out,
@@ -254,7 +235,7 @@ static bool load_integer(loader *l, json_t *v, long long lo, long long hi, long 
     if (!json_is_integer(v)) {
         char q[128];
         quote(v, q, sizeof(q));
-        return bad(l, path, "%s is %s, expected an integer", q, type_name(v));
+        return bad(l, path, "%s is %s, expected an integer", q, text_json_type(v));
     }
     json_int_t x = json_integer_value(v);
     if (x < lo || x > hi)
@@ -280,13 +261,13 @@ static bool load_u64(loader *l, json_t *v, uint64_t *out, const char *path)
         }
         return bad(l, path, "'%s' is not an unsigned 64-bit integer", s);
     }
-    return bad(l, path, "expected an unsigned integer, got %s", type_name(v));
+    return bad(l, path, "expected an unsigned integer, got %s", text_json_type(v));
 }
 
 static bool load_istate(loader *l, json_t *v, sbx_istate *out, const char *path)
 {
     if (!json_is_string(v))
-        return bad(l, path, "expected an instance state string, got %s", type_name(v));
+        return bad(l, path, "expected an instance state string, got %s", text_json_type(v));
     const char *s = json_string_value(v);
     for (size_t i = 0; i < NISTATES; i++) {
         if (strcmp(istate_names[i].name, s) == 0) {
@@ -302,7 +283,7 @@ static bool load_tags(loader *l, json_t *v, sbx_tags *t, const char *path)
     if (json_is_null(v))
         return true;
     if (!json_is_array(v))
-        return bad(l, path, "expected an array of {\"Key\",\"Value\"}, got %s", type_name(v));
+        return bad(l, path, "expected an array of {\"Key\",\"Value\"}, got %s", text_json_type(v));
     t->n = json_array_size(v);
     t->items = xcalloc(t->n ? t->n : 1, sizeof(*t->items));
     char p[PATH_MAX_LEN];
@@ -329,7 +310,7 @@ static bool load_array_of(loader *l, const wfield *f, json_t *v, char *base, con
     if (json_is_null(v))
         return true;
     if (!json_is_array(v))
-        return bad(l, path, "expected an array, got %s", type_name(v));
+        return bad(l, path, "expected an array, got %s", text_json_type(v));
     size_t n = json_array_size(v);
     size_t elem = f->kind == WF_ARRAY ? f->sub->size : sizeof(void *);
     *dst = xcalloc(n ? n : 1, elem);
@@ -375,12 +356,12 @@ static bool load_field(loader *l, const wfield *f, json_t *v, char *base, const 
         return load_u64(l, v, p, path);
     case WF_DOUBLE:
         if (!json_is_number(v))
-            return bad(l, path, "expected a number, got %s", type_name(v));
+            return bad(l, path, "expected a number, got %s", text_json_type(v));
         *(double *)p = json_number_value(v);
         return true;
     case WF_BOOL:
         if (!json_is_boolean(v))
-            return bad(l, path, "expected true or false, got %s", type_name(v));
+            return bad(l, path, "expected true or false, got %s", text_json_type(v));
         *(bool *)p = json_is_true(v);
         return true;
     case WF_TIME:
@@ -423,7 +404,7 @@ static bool required(const wfield *f)
 static bool load_obj(loader *l, const wschema *s, json_t *v, void *obj, const char *path)
 {
     if (!json_is_object(v))
-        return bad(l, path, "expected an object, got %s", type_name(v));
+        return bad(l, path, "expected an object, got %s", text_json_type(v));
     char p[PATH_MAX_LEN];
     const char *key;
     json_t *val;
