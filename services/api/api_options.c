@@ -3,6 +3,8 @@
  * options here on purpose. */
 #include "api_options.h"
 
+#include "core/seal.h"
+
 #include "core/log.h"
 
 static const opts_def api_defs[] = {
@@ -85,6 +87,16 @@ static const opts_def api_defs[] = {
      .metavar = "URL",
      .help = "Where Managers download deploy/aws/customer-role.yaml (an S3 URL for the "
              "CloudFormation quick-create link); empty to give only the parameters."},
+    {.name = "master-key",
+     .env = "ESCHER_API_MASTER_KEY",
+     .type = OPTS_SECRET,
+     .check = seal_key_check,
+     .group = "Secrets",
+     .metavar = "KEY",
+     .help = "The server master key that seals notification channel secrets at rest "
+             "(AES-256-GCM): 32 random bytes as 64 hex digits or base64 (openssl rand -hex "
+             "32). escher-worker needs the same key to deliver. Unset: the /v1/channels routes "
+             "answer 503 naming this option."},
     {.name = "database-url",
      .env = "ESCHER_API_DATABASE_URL",
      .type = OPTS_URL,

@@ -105,6 +105,11 @@ const char *api_path(const api_req *r)
     return r->path;
 }
 
+const seal_key *api_master_key(const api_req *r)
+{
+    return r->settings->has_master_key ? &r->settings->master_key : NULL;
+}
+
 const char *api_setting(const api_req *r, const char *name)
 {
     if (strcmp(name, "escher-principal-arn") == 0)

@@ -16,6 +16,7 @@
 
 #include "core/err.h"
 #include "core/log.h"
+#include "core/seal.h"
 
 #include <jansson.h>
 #include <libpq-fe.h>
@@ -74,6 +75,10 @@ const char *api_method(const api_req *r);
 const char *api_path(const api_req *r);
 /* Server-wide settings a handler may need (from the options). Borrowed. */
 const char *api_setting(const api_req *r, const char *name);
+
+/* The server's master key (option master-key) sealing channel secrets, or
+ * NULL when unset. Borrowed; never copy it. */
+const seal_key *api_master_key(const api_req *r);
 
 /* ---- what the handler answers ----------------------------------------- */
 

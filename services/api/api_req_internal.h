@@ -18,6 +18,8 @@ typedef struct api_settings {
     const char *escher_principal_arn;
     const char *template_url;
     const char *redis_url;
+    bool has_master_key; /* option master-key set */
+    seal_key master_key; /* wiped when the server is freed */
     struct api_metrics *metrics;
     /* Written by the maintenance thread, read by /readyz and /metrics. */
     pthread_mutex_t redis_lock;

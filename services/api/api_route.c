@@ -6,7 +6,7 @@
 
 static const api_route *const tables[] = {
     api_routes_health, api_routes_users, api_routes_accounts,  api_routes_onboarding,
-    api_routes_jobs,   api_routes_audit, api_routes_schedules,
+    api_routes_jobs,   api_routes_audit, api_routes_schedules, api_routes_channels,
 };
 
 size_t api_route_count(void)

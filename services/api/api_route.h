@@ -32,6 +32,7 @@ extern const api_route api_routes_onboarding[];
 extern const api_route api_routes_jobs[];
 extern const api_route api_routes_audit[];
 extern const api_route api_routes_schedules[];
+extern const api_route api_routes_channels[];
 
 /* Number of routes in all tables; api_route_at(i) for i < that number. */
 size_t api_route_count(void);

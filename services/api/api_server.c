@@ -612,6 +612,13 @@ api_server *api_server_new(const opts *o, const logger *log, err *e)
     s->settings.escher_principal_arn = opts_get_string(o, "escher-principal-arn");
     s->settings.template_url = opts_get_string(o, "template-url");
     s->settings.redis_url = opts_get_string(o, "redis-url");
+    const char *mk = opts_get_secret(o, "master-key");
+    if (mk && *mk) {
+        /* The option's check already parsed it: this cannot fail. */
+        if (!seal_key_parse(mk, &s->settings.master_key, e))
+            goto fail;
+        s->settings.has_master_key = true;
+    }
     s->settings.metrics = api_metrics_new(api_route_count());
     pthread_mutex_init(&s->settings.redis_lock, NULL);
     s->throttle = api_throttle_new((double)opts_get_int(o, "token-rate"),
@@ -692,6 +699,7 @@ void api_server_free(api_server *s)
     api_throttle_free(s->throttle);
     api_metrics_free(s->settings.metrics);
     pthread_mutex_destroy(&s->settings.redis_lock);
+    seal_key_wipe(&s->settings.master_key);
     free(s->db_url);
     free(s);
 }

@@ -2,6 +2,7 @@
 #include "job_kinds.h"
 
 #include "job_discover.h"
+#include "job_notify.h"
 #include "job_ops.h"
 #include "job_verify.h"
 
@@ -38,6 +39,11 @@ static const job_kind kinds[] = {
      "run an operation of the catalog (lib/ops) on a target's accounts, regions and resources, "
      "or plan it (dry run)",
      NULL, 0, job_ops_start, job_ops_free},
+    /* No AWS at all: it assumes no role. */
+    {"notify.deliver",
+     "tell a notification channel (Slack, signed webhook, SMTP e-mail) how an operation run "
+     "ended",
+     NULL, 0, job_notify_start, job_notify_free},
 };
 
 const job_kind *job_kinds(size_t *n)

@@ -7,6 +7,7 @@
 #include "core/xmalloc.h"
 #include "db/db.h"
 #include "job_account.h"
+#include "job_notify.h"
 #include "ops/ops_catalog.h"
 #include "ops/target.h"
 
@@ -80,6 +81,29 @@ static bool store_result(PGconn *db, void *arg, err *e)
     return ok;
 }
 
+/* The run's end, written with the job's: its result when it failed (a
+ * completion stores it itself) and the notifications its channels want. */
+typedef struct run_end {
+    wjob *j;
+    const char *state;
+    const json_t *result;
+} run_end;
+
+static bool end_tx(PGconn *db, void *arg, err *e)
+{
+    run_end *x = arg;
+    if (strcmp(x->state, "failed") == 0) {
+        json_t *id = json_string(x->j->q.id);
+        const json_t *args[2] = {id, x->result};
+        bool ok = store_result(db, args, e);
+        json_decref(id);
+        if (!ok)
+            return false;
+    }
+    return job_notify_enqueue(db, x->j->q.tenant_id, x->j->q.id, x->state, x->result, x->j->payload,
+                              e);
+}
+
 static void count(json_t *counts, const char *key)
 {
     json_object_set_new(counts, key,
@@ -132,12 +156,11 @@ static void finish_run(ops_run *r)
                  json_string_value(json_object_get(first, "error"))
                      ? json_string_value(json_object_get(first, "error"))
                      : "?");
-        json_t *id = json_string(j->q.id);
-        const json_t *args[2] = {id, result};
-        wjob_fail(j, msg, false, store_result, args);
-        json_decref(id);
+        run_end x = {j, state, result};
+        wjob_fail(j, msg, false, end_tx, &x);
     } else {
-        wjob_complete(j, result, NULL, NULL);
+        run_end x = {j, state, result};
+        wjob_complete(j, result, end_tx, &x);
     }
     json_decref(result);
 }

@@ -136,6 +136,16 @@ static bool setup_aws(worker *w, err *e)
         return false;
     w->aws = waws_new(w->base, &copts, w->broker, w->rl,
                       (int)opts_get_int(w->o, "max-requests-in-flight"), w->log);
+    /* Receivers of notifications are not AWS: the system's CA store, and
+     * short timeouts so a slow receiver only costs its own job a retry. */
+    http_options ho = {.connect_timeout_ms = 5000, .timeout_ms = 15000};
+    w->http = http_async_new(w->base, &ho);
+    const char *mk = opts_get_secret(w->o, "master-key");
+    if (mk && *mk) {
+        if (!seal_key_parse(mk, &w->master_key, e))
+            return err_prefix(e, "master-key");
+        w->has_master_key = true;
+    }
     return true;
 }
 
@@ -198,6 +208,8 @@ worker *worker_new(const opts *o, const logger *log, err *e)
         .worker_id = w->id,
         .actor = w->actor,
         .session_duration = (int)(opts_get_duration_ms(o, "role-session-duration") / 1000),
+        .http = w->http,
+        .master_key = w->has_master_key ? &w->master_key : NULL,
         .on_end = on_job_end,
         .on_end_arg = w,
     };
@@ -239,6 +251,8 @@ void worker_free(worker *w)
      * client; each callback finds its job ended and lets go of it. */
     broker_free(w->broker);
     waws_free(w->aws);
+    http_async_free(w->http);
+    seal_key_wipe(&w->master_key);
     aws_client_free(w->sts);
     credprov_free(w->identity);
     ratelimit_free(w->rl);

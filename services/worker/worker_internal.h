@@ -5,6 +5,8 @@
 #define ESCHER_WORKER_INTERNAL_H
 
 #include "aws/credprov.h"
+#include "aws/http.h"
+#include "core/seal.h"
 #include "broker/broker.h"
 #include "queue/queue.h"
 #include "ratelimit/ratelimit.h"
@@ -34,6 +36,9 @@ struct worker {
     broker *broker;
     ratelimit *rl;
     waws *aws;
+    struct http_async *http; /* notifications' HTTP, on base */
+    bool has_master_key;
+    seal_key master_key; /* wiped in worker_free */
     wjob_env env;
 
     const char **kinds; /* names of the kinds in the table, for queue_lease */

@@ -21,6 +21,7 @@
 
 #include "core/err.h"
 #include "core/log.h"
+#include "core/seal.h"
 #include "job_kinds.h"
 #include "queue/queue.h"
 #include "worker_aws.h"
@@ -39,6 +40,9 @@ typedef struct wjob_env {
     const char *worker_id;
     const char *actor;    /* "worker:<worker id>" in audit rows */
     int session_duration; /* DurationSeconds for role sessions */
+    /* Plain HTTP(S) on the loop for jobs that call no AWS (notifications). */
+    struct http_async *http;
+    const seal_key *master_key; /* option master-key; NULL when unset */
     /* Called once when a job ends, whatever the way. */
     void (*on_end)(wjob *j, void *arg);
     void *on_end_arg;

@@ -5,6 +5,7 @@
 
 #include "aws/aws_opts.h"
 #include "core/log.h"
+#include "core/seal.h"
 
 static const opts_def worker_defs[] = {
     {.name = "database-url",
@@ -93,6 +94,15 @@ static const opts_def worker_defs[] = {
      .metavar = "REGION",
      .help = "Region for AWS calls that name none, such as STS. Unset: us-east-1."},
     AWS_OPTS_DEFS("ESCHER_WORKER_"),
+    {.name = "master-key",
+     .env = "ESCHER_WORKER_MASTER_KEY",
+     .type = OPTS_SECRET,
+     .check = seal_key_check,
+     .group = "Secrets",
+     .metavar = "KEY",
+     .help = "The server master key that opens notification channel secrets (the one "
+             "escher-api seals them with): 32 random bytes as 64 hex digits or base64. Unset: "
+             "notify.deliver jobs fail, retryably, saying so."},
     {.name = "log-level",
      .env = "ESCHER_WORKER_LOG_LEVEL",
      .type = OPTS_ENUM,
