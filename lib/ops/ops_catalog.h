@@ -69,6 +69,12 @@ typedef struct ops_resource {
     char *id;
     char *name;  /* the Name tag; "" when none */
     char *state; /* "running", "stopped", ... */
+    /* What the resource hangs on: a volume's instance (ec2.snapshot_volumes
+     * lists the volumes of the selected instances; ebs.delete_unattached sees
+     * a volume's attachment here). "" when none; NULL counts as "". */
+    char *parent;
+    long long created; /* creation time (Unix seconds), 0 when unknown */
+    json_t *tags;      /* {"key": "value"} when the listing gave them, else NULL */
 } ops_resource;
 
 void ops_resource_clear(ops_resource *r);
@@ -79,6 +85,21 @@ typedef enum ops_decision {
     OPS_NOTHING, /* already as wanted: nothing to do (not a failure) */
     OPS_CANNOT,  /* the state does not allow it (terminated, ...): recorded as failed */
 } ops_decision;
+
+/* What one mutating call is sent with. */
+typedef struct ops_call {
+    const json_t *params; /* validated */
+    const char *region;
+    /* Marks what the call creates (the escher:job tag of a snapshot), so an
+     * attempt's leftovers can be found: the job id. */
+    const char *job_id;
+    /* The job's creation time, UTC, "20261124-045455": the same on every
+     * attempt, so a name made from it (an RDS snapshot identifier) is too,
+     * and a retry meets its own earlier snapshot instead of making a second. */
+    const char *stamp;
+    unsigned phase; /* 0 .. nphases-1 */
+    bool dry_run;
+} ops_call;
 
 /* The AWS side of an operation. Every function is pure: it builds a request
  * (aws_request_init'd; the caller frees it) or reads an answer. */
@@ -92,18 +113,48 @@ typedef struct ops_executor {
                          struct aws_request *req);
     /* Appends the resources of a listing page (its root element) to
      * the array *out of *n (capacity *cap, grown with xreallocarray; the
-     * caller clears each). */
-    bool (*list_parse)(const struct xml_node *root, ops_resource **out, size_t *n, size_t *cap,
-                       err *e);
-    /* The request reading resource id again (re-check before acting). */
-    void (*get_request)(const char *region, const char *id, struct aws_request *req);
-    /* What r's state means; *why gets a static explanation for NOTHING and
-     * CANNOT ("already stopped", "terminated"). */
-    ops_decision (*decide)(const ops_resource *r, const json_t *params, const char **why);
-    /* The mutating request for r with the validated params. */
-    void (*action_request)(const ops_resource *r, const json_t *params, bool dry_run,
-                           const char *region, struct aws_request *req);
+     * caller clears each). sel is the selector for services whose listing
+     * cannot filter on it (RDS, Auto Scaling: tags, state and name are
+     * matched here); NULL on a re-check's answer (take everything). */
+    bool (*list_parse)(const struct xml_node *root, const target_selector *sel, ops_resource **out,
+                       size_t *n, size_t *cap, err *e);
+    /* The request reading resource r again (re-check before acting). */
+    void (*get_request)(const char *region, const ops_resource *r, struct aws_request *req);
+    /* Reads the re-check's answer like list_parse; NULL: list_parse does
+     * (with sel NULL). */
+    bool (*get_parse)(const struct xml_node *root, ops_resource **out, size_t *n, size_t *cap,
+                      err *e);
+    /* What r's state means for phase `phase`; *why gets a static explanation
+     * for NOTHING and CANNOT ("already stopped", "terminated"). NOTHING at
+     * phase 0 ends the resource; at a later phase it goes on to the next. */
+    ops_decision (*decide)(const ops_resource *r, const json_t *params, unsigned phase,
+                           const char **why);
+    /* Mutating calls per resource, in order (tags.apply: CreateTags then
+     * DeleteTags; ebs.delete_unattached: CreateSnapshot then DeleteVolume).
+     * Each is a step of its own, so a retry resumes after the last done. */
+    unsigned nphases;
+    /* The verb of each phase for the result and step names ("snapshot",
+     * "delete"); NULL: verb for every phase. */
+    const char *const *phase_verbs;
+    /* The mutating request of c->phase for r. False: the phase has nothing
+     * to send with these parameters (tags.apply without "remove"): skipped. */
+    bool (*action_request)(const ops_resource *r, const ops_call *c, struct aws_request *req);
+    /* Paths in the action's answer (its root element; NULL: none): the
+     * resource's state after the call, and the id of what it created. */
+    const char *after_path, *created_path;
+    /* An error code that means an earlier attempt already did it (RDS's
+     * DBSnapshotAlreadyExists for the job's own snapshot name); NULL: none. */
+    const char *already_code;
 } ops_executor;
+
+/* Phase p's verb of x. */
+const char *ops_phase_verb(const ops_executor *x, unsigned p);
+
+/* True when r matches sel's tags, state, ids and name glob, for executors
+ * that filter a listing themselves. tags: n pairs keys[i] = values[i]. */
+bool ops_selector_match(const target_selector *sel, const char *id, const char *name,
+                        const char *state, const char *const *keys, const char *const *values,
+                        size_t n);
 
 typedef struct ops_op {
     const char *name;          /* "ec2.stop" */

@@ -27,9 +27,11 @@ typedef struct ops_item {
     paginator *pager;
     ops_resource *res;
     size_t nres, cap;
-    size_t next; /* the resource being taken */
+    size_t next;    /* the resource being taken */
+    unsigned phase; /* its mutating call being made (ops_executor.nphases) */
+    json_t *acc;    /* its result entry so far (the phases before) */
     char step[STEP_NAME_MAX + 1];
-    char before[32]; /* the state the re-check (or the listing, dry run) found */
+    char before[64]; /* the state the re-check (or the listing, dry run) found */
 } ops_item;
 
 struct ops_run {
@@ -40,6 +42,7 @@ struct ops_run {
     target t;
     target_plan plan;
     char *external_id;
+    char stamp[32]; /* the job's creation time, ops_call.stamp */
     ops_item *items;
     size_t next_item, running, finished;
     bool launching;
@@ -58,6 +61,7 @@ void job_ops_free(void *state)
         for (size_t k = 0; k < it->nres; k++)
             ops_resource_clear(&it->res[k]);
         free(it->res);
+        json_decref(it->acc);
     }
     free(r->items);
     json_decref(r->params);
@@ -217,24 +221,100 @@ static void item_failed(ops_item *it, const err *e)
 /* The resource's entry in the result (and its step's detail). */
 static json_t *entry(ops_item *it, const ops_resource *res, const char *action, const char *outcome)
 {
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:n, s:n, s:n}", "account",
-                     it->ti->account_id, "region", it->ti->region, "id", res->id, "name",
-                     res->name ? res->name : "", "before", it->before, "action", action, "outcome",
-                     outcome, "request_id", "error", "reason");
+    json_t *d = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:n, s:n, s:n}", "account",
+                          it->ti->account_id, "region", it->ti->region, "id", res->id, "name",
+                          res->name ? res->name : "", "before", it->before, "action", action,
+                          "outcome", outcome, "request_id", "error", "reason");
+    if (res->parent && *res->parent)
+        json_object_set_new(d, "parent", json_string(res->parent));
+    return d;
 }
 
-/* Records the resource's outcome and goes on with the next one. */
-static void resource_done(ops_item *it, json_t *detail, bool ok)
+/* How much an outcome weighs when phases are merged: a failure says more
+ * than a success, which says more than nothing to do. */
+static int weight(const char *outcome)
+{
+    if (outcome == NULL || strcmp(outcome, "nothing to do") == 0)
+        return 0;
+    if (strcmp(outcome, "failed") == 0 || strcmp(outcome, "would fail") == 0)
+        return 2;
+    return 1;
+}
+
+/* Adds phase detail d (taken) to the resource's entry: a single-phase
+ * resource's entry is d itself; with more, the entry keeps the first
+ * phase's "before", joins the actions ("snapshot, delete"), takes the
+ * weightiest outcome and the latest request id, and lists every phase's
+ * detail under "phases". */
+static void merge_phase(ops_item *it, json_t *d)
+{
+    if (it->acc == NULL) {
+        it->acc = d;
+        return;
+    }
+    json_t *acc = it->acc;
+    json_t *phases = json_object_get(acc, "phases");
+    if (phases == NULL) {
+        phases = json_array();
+        json_array_append_new(phases, json_deep_copy(acc));
+        json_object_set_new(acc, "phases", phases);
+    }
+    json_t *copy = json_deep_copy(d);
+    json_object_del(copy, "phases");
+    json_array_append_new(phases, copy);
+    const char *a = json_string_value(json_object_get(acc, "action"));
+    const char *b = json_string_value(json_object_get(d, "action"));
+    if (b && strcmp(b, "none") != 0) {
+        char *joined = a && strcmp(a, "none") != 0 ? xasprintf("%s, %s", a, b) : xstrdup(b);
+        json_object_set_new(acc, "action", json_string(joined));
+        free(joined);
+    }
+    const char *oa = json_string_value(json_object_get(acc, "outcome"));
+    const char *ob = json_string_value(json_object_get(d, "outcome"));
+    if (weight(ob) >= weight(oa) && ob) {
+        json_object_set_new(acc, "outcome", json_string(ob));
+        json_object_set(acc, "error", json_object_get(d, "error"));
+        json_object_set(acc, "reason", json_object_get(d, "reason"));
+    }
+    static const char *const latest[] = {"request_id", "after", "created", "earlier_attempt"};
+    for (size_t i = 0; i < sizeof latest / sizeof latest[0]; i++) {
+        json_t *v = json_object_get(d, latest[i]);
+        if (v && !json_is_null(v))
+            json_object_set(acc, latest[i], v);
+    }
+    json_decref(d);
+}
+
+static void run_phase(ops_item *it);
+
+/* The resource is finished: its entry goes to the result, then the next. */
+static void resource_end(ops_item *it)
 {
     ops_run *r = it->run;
-    json_array_append(r->resources, detail);
+    if (it->acc)
+        json_array_append_new(r->resources, it->acc);
+    it->acc = NULL;
+    it->next++;
+    next_resource(it);
+}
+
+/* Records the current phase's outcome (its step, outside a dry run) and goes
+ * on: to the next phase when it went well (ok) and was not "nothing to do"
+ * at the first phase, else to the next resource. */
+static void phase_done(ops_item *it, json_t *detail, bool ok, bool nothing)
+{
+    ops_run *r = it->run;
     if (!r->dry_run && !wjob_step_finish(r->j, it->step, ok, detail, NULL, NULL)) {
         json_decref(detail);
         return; /* the job has ended */
     }
-    json_decref(detail);
-    it->next++;
-    next_resource(it);
+    merge_phase(it, detail);
+    if (!ok || (nothing && it->phase == 0)) {
+        resource_end(it);
+        return;
+    }
+    it->phase++;
+    run_phase(it);
 }
 
 static void on_action(const http_response *resp, const err *e, void *arg)
@@ -244,15 +324,24 @@ static void on_action(const http_response *resp, const err *e, void *arg)
     if (!wjob_resume(r->j))
         return;
     ops_resource *res = &it->res[it->next];
-    const char *verb = r->op->executor->verb;
+    const ops_executor *x = r->op->executor;
+    const char *verb = ops_phase_verb(x, it->phase);
     char would[64];
     snprintf(would, sizeof would, "would %s", verb);
     if (resp == NULL) {
         char text[ERR_MESSAGE_MAX + ERR_FIELD_MAX + 4];
         bool transient = error_text(e, text, sizeof text);
         json_t *d;
+        bool ok = r->dry_run;
         if (r->dry_run && strcmp(e->remote_code, "DryRunOperation") == 0) {
             d = entry(it, res, would, "planned");
+        } else if (!r->dry_run && x->already_code && strcmp(e->remote_code, x->already_code) == 0) {
+            /* The job's own deterministic name exists: an earlier attempt's
+             * call went through before the attempt ended. */
+            d = entry(it, res, verb, "done");
+            json_object_set_new(d, "reason", json_string(text));
+            json_object_set_new(d, "earlier_attempt", json_true());
+            ok = true;
         } else {
             d = entry(it, res, r->dry_run ? would : verb, r->dry_run ? "would fail" : "failed");
             json_object_set_new(d, "error", json_string(text));
@@ -267,7 +356,7 @@ static void on_action(const http_response *resp, const err *e, void *arg)
         log_info(r->j->log, "resource answered", LOG_STR("id", res->id),
                  LOG_STR("outcome", json_string_value(json_object_get(d, "outcome"))),
                  LOG_STR("error", text));
-        resource_done(it, d, r->dry_run);
+        phase_done(it, d, ok, false);
         return;
     }
     json_t *d = entry(it, res, verb, "done");
@@ -277,41 +366,60 @@ static void on_action(const http_response *resp, const err *e, void *arg)
     if (query_parse_result(resp->body.buf ? resp->body.buf : "", resp->body.len, NULL, &doc, &root,
                            &pe)) {
         const char *rid = xml_find_text(root, "requestId");
-        const char *after = xml_find_text(root, "instancesSet/item/currentState/name");
+        if (rid == NULL)
+            rid = xml_find_text(root, "ResponseMetadata/RequestId");
+        const char *after = x->after_path ? xml_find_text(root, x->after_path) : NULL;
+        const char *created = x->created_path ? xml_find_text(root, x->created_path) : NULL;
         if (rid)
             json_object_set_new(d, "request_id", json_string(rid));
         if (after)
             json_object_set_new(d, "after", json_string(after));
+        if (created)
+            json_object_set_new(d, "created", json_string(created));
         xml_free(doc);
     }
     log_info(r->j->log, "resource done", LOG_STR("id", res->id), LOG_STR("action", verb));
-    resource_done(it, d, true);
+    phase_done(it, d, true, false);
 }
 
-/* Sends the action for the current resource (DryRun on a dry run). */
+static ops_call call_of(ops_item *it)
+{
+    ops_run *r = it->run;
+    return (ops_call){.params = r->params,
+                      .region = it->ti->region,
+                      .job_id = r->j->q.id,
+                      .stamp = r->stamp,
+                      .phase = it->phase,
+                      .dry_run = r->dry_run};
+}
+
+/* Sends the current phase's call for the current resource (DryRun on a dry
+ * run). */
 static void act(ops_item *it)
 {
     ops_run *r = it->run;
     aws_request req;
-    r->op->executor->action_request(&it->res[it->next], r->params, r->dry_run, it->ti->region,
-                                    &req);
+    ops_call c = call_of(it);
+    r->op->executor->action_request(&it->res[it->next], &c, &req);
     wjob_hold(r->j);
     waws_call(it->session, RATELIMIT_MUTATE, &req, on_action, it);
     aws_request_free(&req);
 }
 
-/* Decides on the current resource as its state (it->before) stands. */
+/* Decides on the current resource and phase as its state (it->before)
+ * stands. */
 static void decide(ops_item *it)
 {
     ops_run *r = it->run;
     ops_resource *res = &it->res[it->next];
+    const ops_executor *x = r->op->executor;
     const char *why = "";
-    ops_decision d = r->op->executor->decide(res, r->params, &why);
+    ops_decision d = x->decide(res, r->params, it->phase, &why);
     if (d == OPS_ACT) {
-        if (r->dry_run && !r->op->executor->dry_run_native) {
+        if (r->dry_run && !x->dry_run_native) {
             char would[64];
-            snprintf(would, sizeof would, "would %s", r->op->executor->verb);
-            resource_done(it, entry(it, res, would, "planned"), true);
+            snprintf(would, sizeof would, "would %s", ops_phase_verb(x, it->phase));
+            phase_done(it, entry(it, res, would, "planned"), true, false);
             return;
         }
         act(it);
@@ -319,7 +427,7 @@ static void decide(ops_item *it)
     }
     json_t *e = entry(it, res, "none", d == OPS_NOTHING ? "nothing to do" : "failed");
     json_object_set_new(e, d == OPS_NOTHING ? "reason" : "error", json_string(why));
-    resource_done(it, e, d == OPS_NOTHING);
+    phase_done(it, e, d == OPS_NOTHING, d == OPS_NOTHING);
 }
 
 static void on_recheck(const http_response *resp, const err *e, void *arg)
@@ -329,13 +437,14 @@ static void on_recheck(const http_response *resp, const err *e, void *arg)
     if (!wjob_resume(r->j))
         return;
     ops_resource *res = &it->res[it->next];
+    const ops_executor *x = r->op->executor;
     if (resp == NULL) {
         char text[ERR_MESSAGE_MAX + ERR_FIELD_MAX + 4];
         if (error_text(e, text, sizeof text))
             note_transient(r, it->step, text);
         json_t *d = entry(it, res, "none", "failed");
         json_object_set_new(d, "error", json_string(text));
-        resource_done(it, d, false);
+        phase_done(it, d, false, false);
         return;
     }
     xml_doc *doc = NULL;
@@ -345,11 +454,24 @@ static void on_recheck(const http_response *resp, const err *e, void *arg)
     err pe = {0};
     bool ok = query_parse_result(resp->body.buf ? resp->body.buf : "", resp->body.len, NULL, &doc,
                                  &root, &pe) &&
-              r->op->executor->list_parse(root, &fresh, &n, &cap, &pe);
+              (x->get_parse ? x->get_parse(root, &fresh, &n, &cap, &pe)
+                            : x->list_parse(root, NULL, &fresh, &n, &cap, &pe));
     xml_free(doc);
     if (ok && n == 1) {
+        /* The re-check's word on state, attachment and tags; the listing's
+         * name stays (a volume's is its instance's). */
         free(res->state);
         res->state = xstrdup(fresh[0].state);
+        if (fresh[0].parent) {
+            free(res->parent);
+            res->parent = xstrdup(fresh[0].parent);
+        }
+        if (fresh[0].tags) {
+            json_decref(res->tags);
+            res->tags = json_incref(fresh[0].tags);
+        }
+        if (fresh[0].created)
+            res->created = fresh[0].created;
     }
     for (size_t i = 0; i < n; i++)
         ops_resource_clear(&fresh[i]);
@@ -358,27 +480,49 @@ static void on_recheck(const http_response *resp, const err *e, void *arg)
         json_t *d = entry(it, res, "none", ok ? "nothing to do" : "failed");
         json_object_set_new(d, ok ? "reason" : "error",
                             json_string(ok ? "no longer exists" : pe.message));
-        resource_done(it, d, ok);
+        phase_done(it, d, ok, ok);
         return;
     }
-    snprintf(it->before, sizeof it->before, "%s", res->state);
+    if (it->phase == 0)
+        snprintf(it->before, sizeof it->before, "%s", res->state);
     decide(it);
 }
 
-/* Takes the resources from it->next on: skips those an earlier attempt
- * finished, re-reads the next one; the item ends after the last. */
-static void next_resource(ops_item *it)
+/* True when the current phase has a call to make with the parameters. */
+static bool phase_has_call(ops_item *it)
+{
+    aws_request req;
+    ops_call c = call_of(it);
+    bool has = it->run->op->executor->action_request(&it->res[it->next], &c, &req);
+    if (has)
+        aws_request_free(&req);
+    return has;
+}
+
+/* Runs the current resource from it->phase on: phases with nothing to send
+ * are passed over, a phase an earlier attempt finished is skipped (its
+ * recorded outcome reused), the next is re-checked then acted on; the
+ * resource ends after its last phase. */
+static void run_phase(ops_item *it)
 {
     ops_run *r = it->run;
-    for (; it->next < it->nres; it->next++) {
+    const ops_executor *x = r->op->executor;
+    unsigned nphases = x->nphases ? x->nphases : 1;
+    for (; it->phase < nphases; it->phase++) {
         ops_resource *res = &it->res[it->next];
+        if (!phase_has_call(it))
+            continue;
         if (r->dry_run) {
-            snprintf(it->before, sizeof it->before, "%s", res->state);
+            if (it->phase == 0 || it->before[0] == '\0')
+                snprintf(it->before, sizeof it->before, "%s", res->state);
             decide(it);
             return;
         }
-        snprintf(it->step, sizeof it->step, "%s:%s:%s:%.128s", r->op->name, it->ti->account_id,
-                 it->ti->region, res->id);
+        int len = snprintf(it->step, sizeof it->step, "%s:%s:%s:%.128s", r->op->name,
+                           it->ti->account_id, it->ti->region, res->id);
+        if (it->phase > 0)
+            snprintf(it->step + len, sizeof it->step - (size_t)len, ":%s",
+                     ops_phase_verb(x, it->phase));
         bool skip;
         json_t *prior = NULL;
         if (!wjob_step_begin(r->j, it->step, &skip, &prior))
@@ -388,17 +532,42 @@ static void next_resource(ops_item *it)
                 prior = json_pack("{s:s, s:s, s:s, s:s}", "account", it->ti->account_id, "region",
                                   it->ti->region, "id", res->id, "outcome", "done");
             json_object_set_new(prior, "earlier_attempt", json_true());
-            json_array_append_new(r->resources, prior);
+            const char *o = json_string_value(json_object_get(prior, "outcome"));
+            bool stop = o && (strcmp(o, "failed") == 0 ||
+                              (it->phase == 0 && strcmp(o, "nothing to do") == 0));
+            merge_phase(it, prior);
+            if (stop)
+                break;
             continue;
         }
         aws_request req;
-        r->op->executor->get_request(it->ti->region, res->id, &req);
+        x->get_request(it->ti->region, res, &req);
         wjob_hold(r->j);
         waws_call(it->session, RATELIMIT_DESCRIBE, &req, on_recheck, it);
         aws_request_free(&req);
         return;
     }
-    item_done(it);
+    if (it->acc == NULL) {
+        /* Every phase had nothing to send with these parameters. */
+        json_t *d = entry(it, &it->res[it->next], "none", "nothing to do");
+        json_object_set_new(d, "reason", json_string("nothing to send with these parameters"));
+        it->acc = d;
+    }
+    resource_end(it);
+}
+
+/* Takes the resources from it->next on; the item ends after the last. */
+static void next_resource(ops_item *it)
+{
+    if (it->next >= it->nres) {
+        item_done(it);
+        return;
+    }
+    it->phase = 0;
+    it->before[0] = '\0';
+    json_decref(it->acc);
+    it->acc = NULL;
+    run_phase(it);
 }
 
 static void list_page(ops_item *it);
@@ -417,8 +586,8 @@ static void on_page(const http_response *resp, const err *e, void *arg)
     strbuf_append(&copy.body, resp->body.buf ? resp->body.buf : "", resp->body.len);
     err pe = {0};
     bool ok = paginator_feed(it->pager, &copy, &pe) &&
-              it->run->op->executor->list_parse(paginator_xml(it->pager), &it->res, &it->nres,
-                                                &it->cap, &pe);
+              it->run->op->executor->list_parse(paginator_xml(it->pager), &it->run->t.selector,
+                                                &it->res, &it->nres, &it->cap, &pe);
     http_response_free(&copy);
     if (!ok) {
         item_failed(it, &pe);
@@ -540,6 +709,23 @@ static bool parse_payload(ops_run *r, const json_t *p, err *e)
     return true;
 }
 
+/* The job's creation time as "20261124-045455" UTC (ops_call.stamp). */
+static bool job_stamp(wjob *j, char *out, size_t n, err *e)
+{
+    const char *p[1] = {j->q.id};
+    PGresult *res = PQexecParams(j->env->db,
+                                 "SELECT to_char(created_at AT TIME ZONE 'UTC', "
+                                 "'YYYYMMDD-HH24MISS') FROM jobs WHERE id = $1",
+                                 1, NULL, p, NULL, NULL, 0);
+    bool ok = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1;
+    if (ok)
+        snprintf(out, n, "%s", PQgetvalue(res, 0, 0));
+    else
+        db_error(e, j->env->db, res, "reading the job's creation time");
+    PQclear(res);
+    return ok;
+}
+
 void job_ops_start(wjob *j)
 {
     ops_run *r = xcalloc(1, sizeof *r);
@@ -557,6 +743,10 @@ void job_ops_start(wjob *j)
     r->external_id = job_account_external_id(j->env->db, j->q.tenant_id, &e);
     if (r->external_id == NULL) {
         wjob_fail(j, e.message, e.code != ERR_NOT_FOUND, NULL, NULL);
+        return;
+    }
+    if (!job_stamp(j, r->stamp, sizeof r->stamp, &e)) {
+        wjob_fail(j, e.message, true, NULL, NULL);
         return;
     }
     if (!target_expand(j->env->db, j->q.tenant_id, &r->t, &r->plan, &e)) {

@@ -73,6 +73,11 @@ static void test_catalog_entries(void **state)
     assert_non_null(ops_find("ec2.stop")->executor);
     assert_non_null(ops_find("ec2.reboot")->executor);
     assert_null(ops_find("ec2.resize")->executor);
+    static const char *const built[] = {
+        "ec2.snapshot_volumes", "ebs.delete_unattached", "rds.start", "rds.stop",
+        "rds.snapshot",         "asg.set_capacity",      "tags.apply"};
+    for (size_t i = 0; i < COUNT(built); i++)
+        assert_non_null(ops_find(built[i])->executor);
     assert_int_equal(ops_find("ebs.delete_unattached")->risk, OPS_RISK_CRITICAL);
     const ops_op *stop = ops_find("ec2.stop");
     assert_int_equal(stop->nactions, 2);
@@ -303,26 +308,27 @@ static void test_ec2_requests(void **state)
 
     ops_resource r = {.id = "i-1", .name = "", .state = "running"};
     json_t *params = js("{\"hibernate\": true}");
-    x->action_request(&r, params, true, "us-east-1", &req);
+    ops_call c = {.params = params, .region = "us-east-1", .dry_run = true};
+    assert_true(x->action_request(&r, &c, &req));
     assert_string_equal(body_of(&req), "Action=StopInstances&Version=2016-11-15&InstanceId.1=i-1&"
                                        "Hibernate=true&DryRun=true");
     aws_request_free(&req);
     json_decref(params);
 
     const char *why = NULL;
-    assert_int_equal(x->decide(&r, NULL, &why), OPS_ACT);
+    assert_int_equal(x->decide(&r, NULL, 0, &why), OPS_ACT);
     r.state = "stopped";
-    assert_int_equal(x->decide(&r, NULL, &why), OPS_NOTHING);
+    assert_int_equal(x->decide(&r, NULL, 0, &why), OPS_NOTHING);
     assert_string_equal(why, "already stopped");
     r.state = "terminated";
-    assert_int_equal(x->decide(&r, NULL, &why), OPS_NOTHING);
+    assert_int_equal(x->decide(&r, NULL, 0, &why), OPS_NOTHING);
     const ops_executor *start = ops_find("ec2.start")->executor;
     r.state = "stopping";
-    assert_int_equal(start->decide(&r, NULL, &why), OPS_CANNOT);
+    assert_int_equal(start->decide(&r, NULL, 0, &why), OPS_CANNOT);
     r.state = "stopped";
-    assert_int_equal(start->decide(&r, NULL, &why), OPS_ACT);
+    assert_int_equal(start->decide(&r, NULL, 0, &why), OPS_ACT);
     const ops_executor *reboot = ops_find("ec2.reboot")->executor;
-    assert_int_equal(reboot->decide(&r, NULL, &why), OPS_NOTHING);
+    assert_int_equal(reboot->decide(&r, NULL, 0, &why), OPS_NOTHING);
 
     static const char answer[] =
         "<DescribeInstancesResponse><requestId>r1</requestId><reservationSet><item>"
@@ -336,7 +342,7 @@ static void test_ec2_requests(void **state)
     assert_true(xml_parse(answer, strlen(answer), NULL, &doc, &e));
     ops_resource *res = NULL;
     size_t n = 0, cap = 0;
-    assert_true(x->list_parse(xml_root(doc), &res, &n, &cap, &e));
+    assert_true(x->list_parse(xml_root(doc), NULL, &res, &n, &cap, &e));
     assert_int_equal(n, 2);
     assert_string_equal(res[0].id, "i-a");
     assert_string_equal(res[0].name, "web-1");
