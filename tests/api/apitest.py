@@ -256,7 +256,7 @@ class Server:
                "--listen", "127.0.0.1", "--port", str(port), "--threads", "2",
                "--redis-url", os.environ.get("ESCHER_TEST_REDIS_URL", "redis://127.0.0.1:1"),
                "--token-rate", "100000", "--token-burst", "100000",
-               "--escher-principal-arn", PRINCIPAL, *args]
+               "--escher-principal-arn", PRINCIPAL, "--master-key", "5a" * 32, *args]
         self.cmd = cmd
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, text=True, errors="replace")
@@ -503,6 +503,20 @@ class Fixtures:
             self.shared[key] = self.schedule(t)
         return self.shared[key]
 
+    def channel(self, t):
+        """A new webhook channel of tenant t (its receiver never listens)."""
+        a = self.c.call("POST", "/v1/channels",
+                        {"name": f"fixture {secrets.token_hex(6)}", "kind": "webhook",
+                         "url": "http://127.0.0.1:9/hook", "hmac_key": secrets.token_hex(16)},
+                        self.manager(t))
+        return self.stack.expect(a, 201, f"tenant {t.name}: POST /v1/channels for a fixture")
+
+    def shared_channel(self, t):
+        key = ("channel", t.name)
+        if key not in self.shared:
+            self.shared[key] = self.channel(t)
+        return self.shared[key]
+
     def shared_job(self, t):
         key = ("job", t.name)
         if key not in self.shared:
@@ -527,6 +541,9 @@ class Fixtures:
                                                     "cron": "30 7 * * 1-5",
                                                     "time_zone": "Europe/Berlin",
                                                     "operation": "ec2.start"},
+                ("POST", "/v1/channels"): lambda: {"name": f"matrix {role} {secrets.token_hex(6)}",
+                                                   "kind": "slack",
+                                                   "url": "https://hooks.slack.com/services/T0/B0/x"},
                 ("POST", "/v1/schedules/preview"): lambda: {"cron": "0 20 * * 1-5",
                                                             "time_zone": "Europe/Berlin",
                                                             "count": 3},
@@ -552,6 +569,13 @@ class Fixtures:
                 return route.path(id=sched["id"]), {"name": f"renamed by {role}"}
             if route.method == "GET":
                 return route.path(id=sched["id"]), None
+        if p.startswith("/v1/channels/{id}"):
+            if route.method == "DELETE":
+                return route.path(id=self.channel(t)["id"]), None
+            ch = self.shared_channel(t)
+            if route.method == "PATCH":
+                return route.path(id=ch["id"]), {"name": f"renamed by {role} {secrets.token_hex(4)}"}
+            return route.path(id=ch["id"]), None
         if p == "/v1/users/{id}" and route.method == "GET":
             return route.path(id=t.users["viewer"]), None
         if p == "/v1/tokens/{id}" and route.method == "DELETE":
@@ -575,6 +599,7 @@ class Fixtures:
                 "token": t.token_ids["viewer"],
                 "job": self.shared_job(t),
                 "schedule": self.shared_schedule(t)["id"],
+                "channel": self.shared_channel(t)["id"],
             }
         return self.shared[key]
 
@@ -583,7 +608,7 @@ def kind_of(route):
     """Which kind of object a route's {id} names."""
     for prefix, kind in (("/v1/accounts/", "account"), ("/v1/users/", "user"),
                          ("/v1/tokens/", "token"), ("/v1/jobs/", "job"),
-                         ("/v1/schedules/", "schedule")):
+                         ("/v1/schedules/", "schedule"), ("/v1/channels/", "channel")):
         if route.pattern.startswith(prefix):
             return kind
     raise KeyError(f"no kind of object known for {route}'s {{id}}")
@@ -597,6 +622,7 @@ def success_status(route):
         ("POST", "/v1/discovery"): 202,
         ("POST", "/v1/jobs/{id}/cancel"): 200,
         ("POST", "/v1/schedules/preview"): 200,
+        ("POST", "/v1/channels/{id}/test"): 202,
     }
     return special.get((route.method, route.pattern), table.get(route.method, 200))
 
