@@ -5,8 +5,12 @@
 #include "core/text.h"
 #include "core/strbuf.h"
 #include "core/xmalloc.h"
+#include "ops/ops_asg.h"
+#include "ops/ops_ebs.h"
 #include "ops/ops_ec2.h"
+#include "ops/ops_rds.h"
 
+#include <fnmatch.h>
 #include <regex.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,23 +170,25 @@ static const ops_op catalog[] = {
      "change the instance type: stop, modify the type, start, waiting on the states",
      ACTIONS(resize_actions), OPS_RISK_HIGH, PARAMS(resize_params), NULL, NULL},
     {"ec2.snapshot_volumes", "ec2", "ec2:instance", "snapshot every EBS volume of the instances",
-     ACTIONS(snapshot_volumes_actions), OPS_RISK_LOW, PARAMS(snapshot_volumes_params), NULL, NULL},
+     ACTIONS(snapshot_volumes_actions), OPS_RISK_LOW, PARAMS(snapshot_volumes_params), NULL,
+     &OPS_EC2_SNAPSHOT_VOLUMES},
     {"ebs.delete_unattached", "ec2", "ec2:volume",
      "delete EBS volumes attached to nothing (snapshot first by default)",
      ACTIONS(delete_unattached_actions), OPS_RISK_CRITICAL, PARAMS(delete_unattached_params), NULL,
-     NULL},
+     &OPS_EBS_DELETE_UNATTACHED},
     {"rds.start", "rds", "rds:db-instance", "start stopped DB instances",
-     ACTIONS(rds_start_actions), OPS_RISK_LOW, NULL, 0, NULL, NULL},
+     ACTIONS(rds_start_actions), OPS_RISK_LOW, NULL, 0, NULL, &OPS_RDS_START},
     {"rds.stop", "rds", "rds:db-instance",
      "stop available DB instances (AWS restarts them after 7 days)", ACTIONS(rds_stop_actions),
-     OPS_RISK_MEDIUM, NULL, 0, NULL, NULL},
+     OPS_RISK_MEDIUM, NULL, 0, NULL, &OPS_RDS_STOP},
     {"rds.snapshot", "rds", "rds:db-instance", "take a manual snapshot of DB instances",
-     ACTIONS(rds_snapshot_actions), OPS_RISK_LOW, PARAMS(rds_snapshot_params), NULL, NULL},
+     ACTIONS(rds_snapshot_actions), OPS_RISK_LOW, PARAMS(rds_snapshot_params), NULL,
+     &OPS_RDS_SNAPSHOT},
     {"asg.set_capacity", "autoscaling", "autoscaling:group",
      "set an Auto Scaling group's minimum, maximum and desired capacity", ACTIONS(asg_actions),
-     OPS_RISK_HIGH, PARAMS(asg_params), asg_check, NULL},
+     OPS_RISK_HIGH, PARAMS(asg_params), asg_check, &OPS_ASG_SET_CAPACITY},
     {"tags.apply", "ec2", "ec2:instance", "set and remove tags on instances", ACTIONS(tags_actions),
-     OPS_RISK_LOW, PARAMS(tags_params), tags_check, NULL},
+     OPS_RISK_LOW, PARAMS(tags_params), tags_check, &OPS_EC2_TAGS},
 };
 
 const ops_op *ops_catalog(size_t *n)
@@ -224,7 +230,44 @@ void ops_resource_clear(ops_resource *r)
     free(r->id);
     free(r->name);
     free(r->state);
+    free(r->parent);
+    json_decref(r->tags);
     memset(r, 0, sizeof *r);
+}
+
+const char *ops_phase_verb(const ops_executor *x, unsigned p)
+{
+    return x->phase_verbs && x->phase_verbs[p] ? x->phase_verbs[p] : x->verb;
+}
+
+bool ops_selector_match(const target_selector *sel, const char *id, const char *name,
+                        const char *state, const char *const *keys, const char *const *values,
+                        size_t n)
+{
+    if (sel->state && strcmp(sel->state, state ? state : "") != 0)
+        return false;
+    if (sel->name && fnmatch(sel->name, name ? name : "", 0) != 0)
+        return false;
+    if (sel->nids) {
+        bool found = false;
+        for (size_t i = 0; i < sel->nids && !found; i++)
+            found = strcmp(sel->ids[i], id) == 0;
+        if (!found)
+            return false;
+    }
+    for (size_t t = 0; t < sel->ntags; t++) {
+        bool found = false;
+        for (size_t i = 0; i < n && !found; i++) {
+            if (strcmp(keys[i], sel->tags[t].key) != 0)
+                continue;
+            found = sel->tags[t].nvalues == 0;
+            for (size_t v = 0; v < sel->tags[t].nvalues && !found; v++)
+                found = strcmp(sel->tags[t].values[v], values[i]) == 0;
+        }
+        if (!found)
+            return false;
+    }
+    return true;
 }
 
 /* ---- validation ---- */
@@ -497,7 +540,13 @@ void ops_catalog_markdown(FILE *out)
           "Each run assumes the account's operator role with a session policy of exactly the\n"
           "operation's AWS actions below, describe calls included, so the session can do nothing\n"
           "else whatever the role allows. A dry run resolves the same resources and sends the\n"
-          "action with EC2's `DryRun=true`, which checks the permission and changes nothing.\n\n"
+          "action with EC2's `DryRun=true`, which checks the permission and changes nothing;\n"
+          "RDS and Auto Scaling have no DryRun, so there a dry run lists \"would ...\" per\n"
+          "resource without calling. Every mutating call is a step recorded before it is sent\n"
+          "and after it answers; operations with more than one call per resource (`tags.apply`:\n"
+          "CreateTags then DeleteTags; `ebs.delete_unattached`: CreateSnapshot then DeleteVolume)\n"
+          "make each a step, so a retry resumes after the last one done and re-checks the\n"
+          "resource's state before each.\n\n"
           "| operation | resource | risk | AWS actions (session policy) | executor |\n"
           "|---|---|---|---|---|\n",
           out);
