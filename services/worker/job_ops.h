@@ -21,8 +21,14 @@
  * past the client's retries, 5xx) make the attempt fail retryable while
  * attempts remain, so the retry redoes only what did not finish.
  *
+ * An executor with several calls per resource (ops_executor.nphases:
+ * tags.apply, ebs.delete_unattached) makes each a step of its own, named
+ * "<op>:<account>:<region>:<id>:<verb>" after the first, re-checked before
+ * each; the result keeps one entry per resource with the phases' details.
+ *
  * Dry run: the same session and listing; no step; for each resource the
- * action goes with EC2's DryRun=true (DryRunOperation = "would <verb>"; a
+ * action goes with EC2's DryRun=true (services without DryRun, RDS and Auto
+ * Scaling, are listed "would <verb>" without a call) (DryRunOperation = "would <verb>"; a
  * refusal = "would fail"). It uses the operator role, not the read-only one:
  * DryRun answers whether *this* session may act, which a read-only role
  * never may; DryRun=true itself is what guarantees nothing changes.
