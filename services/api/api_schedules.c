@@ -18,6 +18,8 @@
 #include "core/xmalloc.h"
 #include "cron/cron.h"
 #include "cron/tz.h"
+#include "ops/ops_catalog.h"
+#include "ops/target.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,26 +94,35 @@ static PGresult *schedule_find(api_req *r, const char *id, const char *sql, bool
 
 static bool audit_schedule(api_req *r, const char *action, const char *id, json_t *detail)
 {
-    char target[64];
-    snprintf(target, sizeof target, "schedule:%s", id);
-    bool ok = api_audit(r, action, target, detail);
+    char what[64];
+    snprintf(what, sizeof what, "schedule:%s", id);
+    bool ok = api_audit(r, action, what, detail);
     json_decref(detail);
     return ok;
 }
 
 /* ---- field checks ------------------------------------------------------------ */
 
-/* Operation names: until the operations catalog (lib/ops) is linked here,
- * any name of its shape is taken ([a-z0-9_.], as the table's CHECK says);
- * the worker refuses an operation it does not know when the job runs. */
-static bool check_operation(api_req *r, const char *op)
+/* The operation, its parameters and its target, checked against the
+ * operations catalog (lib/ops) exactly as the worker checks an ops.run
+ * payload, so a schedule that would fail at every fire is refused now:
+ * "field 'params': ec2.resize: parameter 'instance_type' is ...". params
+ * NULL counts as {}. */
+static bool check_operation(api_req *r, const char *operation, const json_t *params,
+                            const json_t *target_json)
 {
-    size_t n = strlen(op);
-    bool ok = n >= 1 && n <= 64;
-    for (const char *p = op; ok && *p; p++)
-        ok = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '.';
-    return ok || api_input_fail_field(r, "operation", op,
-                                      "an operation name like ec2.stop (1 to 64 of a-z 0-9 _ .)");
+    err e = {0};
+    const ops_op *op = ops_lookup(operation, &e);
+    if (op == NULL)
+        return api_fail(r, 400, "invalid_field", "field 'operation': %s", e.message);
+    if (!ops_validate_params(op, params, &e))
+        return api_fail(r, 400, "invalid_field", "field 'params': %s", e.message);
+    target t;
+    bool ok = target_parse(target_json, &t, &e) && ops_check_target(op, &t, &e);
+    target_clear(&t);
+    if (!ok)
+        return api_fail(r, 400, "invalid_field", "field 'target': %s", e.message);
+    return true;
 }
 
 static bool check_policy(api_req *r, const char *s)
@@ -288,7 +299,6 @@ static bool read_body(api_req *r, bool create, schedule_body *b)
         !api_input_opt_string(r, body, "time_zone", ZONE_MAX_CHARS, false, &b->zone, NULL) ||
         !(create ? api_input_string(r, body, "operation", 64, &b->operation)
                  : api_input_opt_string(r, body, "operation", 64, false, &b->operation, NULL)) ||
-        (b->operation && !check_operation(r, b->operation)) ||
         !api_input_opt_object(r, body, "params", &b->params) ||
         !api_input_opt_object(r, body, "target", &b->target) ||
         !api_input_opt_bool(r, body, "dry_run", &b->dry_run) ||
@@ -307,7 +317,7 @@ static bool read_body(api_req *r, bool create, schedule_body *b)
         return api_fail(r, 400, "invalid_field",
                         "field 'cron' (a cron expression) or field 'run_at' (a one-off time) is "
                         "required");
-    return true;
+    return !create || check_operation(r, b->operation, b->params, b->target);
 }
 
 /* ---- POST /v1/schedules --------------------------------------------------------- */
@@ -464,7 +474,16 @@ typedef struct schedule_now {
     bool run_at_fired; /* the one-off's fire is recorded */
     char zone[ZONE_MAX_CHARS * 4 + 1];
     bool enabled;
+    char operation[65];
+    json_t *params, *target; /* owned */
 } schedule_now;
+
+static void schedule_now_free(schedule_now *s)
+{
+    free(s->cron);
+    json_decref(s->params);
+    json_decref(s->target);
+}
 
 /* Reads and locks the schedule (the scheduler skips it meanwhile); false
  * after the 404 or the database's error. */
@@ -475,7 +494,7 @@ static bool schedule_lock(api_req *r, const char *id, schedule_now *s)
         schedule_find(r, id,
                       "SELECT name, cron, extract(epoch FROM run_at)::bigint, time_zone, enabled,"
                       " EXISTS (SELECT 1 FROM schedule_fires f WHERE f.schedule_id = s.id"
-                      "         AND f.fire_at = s.run_at)"
+                      "         AND f.fire_at = s.run_at), operation, params::text, target::text"
                       " FROM schedules s WHERE id = $1 FOR UPDATE",
                       false);
     if (res == NULL)
@@ -486,6 +505,9 @@ static bool schedule_lock(api_req *r, const char *id, schedule_now *s)
     snprintf(s->zone, sizeof s->zone, "%s", PQgetvalue(res, 0, 3));
     s->enabled = PQgetvalue(res, 0, 4)[0] == 't';
     s->run_at_fired = PQgetvalue(res, 0, 5)[0] == 't';
+    snprintf(s->operation, sizeof s->operation, "%s", PQgetvalue(res, 0, 6));
+    s->params = json_loads(PQgetvalue(res, 0, 7), 0, NULL);
+    s->target = json_loads(PQgetvalue(res, 0, 8), 0, NULL);
     PQclear(res);
     return true;
 }
@@ -525,6 +547,12 @@ static void schedule_patch(api_req *r)
     if (!schedule_lock(r, id, &now))
         goto out;
     if (b.name && strcmp(b.name, now.name) != 0 && !name_free(r, b.name, id))
+        goto out;
+    /* A new operation, parameters or target is checked together with what
+     * the schedule keeps of the three. */
+    if ((b.operation || b.params || b.target) &&
+        !check_operation(r, b.operation ? b.operation : now.operation,
+                         b.params ? b.params : now.params, b.target ? b.target : now.target))
         goto out;
     /* A change of timing (or of the zone it is read in, or switching it on or
      * off) computes the next fire afresh; anything else leaves it alone. */
@@ -591,7 +619,7 @@ static void schedule_patch(api_req *r)
     }
     api_reply(r, 200, schedule);
 out:
-    free(now.cron);
+    schedule_now_free(&now);
 }
 
 /* ---- DELETE /v1/schedules/{id} ---------------------------------------------------------- */

@@ -493,7 +493,8 @@ class Fixtures:
         a = self.c.call("POST", "/v1/schedules",
                         {"name": f"fixture {secrets.token_hex(6)}", "cron": "0 20 * * 1-5",
                          "time_zone": "Europe/Berlin", "operation": "ec2.stop",
-                         "target": {"tags": {"env": "dev"}}},
+                         "target": {"accounts": "all", "regions": "all",
+                                    "selector": {"tags": {"env": ["dev"]}}}},
                         self.manager(t))
         return self.stack.expect(a, 201, f"tenant {t.name}: POST /v1/schedules for a fixture")
 
@@ -540,7 +541,9 @@ class Fixtures:
                 ("POST", "/v1/schedules"): lambda: {"name": f"matrix {role} {secrets.token_hex(6)}",
                                                     "cron": "30 7 * * 1-5",
                                                     "time_zone": "Europe/Berlin",
-                                                    "operation": "ec2.start"},
+                                                    "operation": "ec2.start",
+                                                    "target": {"accounts": "all", "regions": "all",
+                                                               "selector": {"state": "stopped"}}},
                 ("POST", "/v1/channels"): lambda: {"name": f"matrix {role} {secrets.token_hex(6)}",
                                                    "kind": "slack",
                                                    "url": "https://hooks.slack.com/services/T0/B0/x"},

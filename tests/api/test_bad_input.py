@@ -123,7 +123,7 @@ def SCHEDULE_FIELDS(required):
             "time_zone": Field("zone", 64),
             "operation": Field("operation", 64, required=required),
             "params": Field("object"),
-            "target": Field("object"),
+            "target": Field("object", required=required),
             "dry_run": Field("bool"),
             "enabled": Field("bool"),
             "missed_fire_policy": Field("enum", values=["skip", "run_once", "run_each"]),
@@ -168,7 +168,9 @@ def body_routes(stack, fx, t):
             f"/v1/accounts/{acct['id']}"),
         ("POST", "/v1/schedules"): (
             lambda: {"name": f"corpus {secrets.token_hex(6)}", "cron": "0 20 * * 1-5",
-                     "operation": "ec2.stop"},
+                     "operation": "ec2.stop",
+                     "target": {"accounts": "all", "regions": "all",
+                                "selector": {"tags": {"env": ["dev"]}}}},
             SCHEDULE_FIELDS(required=True),
             "/v1/schedules"),
         ("PATCH", "/v1/schedules/{id}"): (

@@ -25,6 +25,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import apitest  # noqa: E402
 
 UTC = dt.timezone.utc
+# Every instance tagged env=dev in every verified account and region.
+DEV = {"accounts": "all", "regions": "all", "selector": {"tags": {"env": ["dev"]}}}
 
 
 def iso(t):
@@ -102,7 +104,8 @@ class Suite:
         return self.stack.expect(a, status, what)
 
     def create(self, **fields):
-        body = {"name": fields.pop("name", f"s-{os.urandom(4).hex()}"), "operation": "ec2.stop"}
+        body = {"name": fields.pop("name", f"s-{os.urandom(4).hex()}"), "operation": "ec2.stop",
+                "target": DEV}
         body.update(fields)
         if "cron" not in body and "run_at" not in body:
             body["cron"] = "0 20 * * 1-5"
@@ -119,7 +122,7 @@ class Suite:
         before = dt.datetime.now(UTC).replace(microsecond=0)
         body = {"name": "stop dev at 20:00 Berlin", "cron": "0 20 * * mon-fri",
                 "time_zone": "Europe/Berlin", "operation": "ec2.stop",
-                "params": {"hibernate": False}, "target": {"accounts": "all", "tags": {"env": "dev"}},
+                "params": {"hibernate": False}, "target": DEV,
                 "dry_run": True, "missed_fire_policy": "run_each", "missed_fire_window_seconds": 600}
         a = self.call("POST", "/v1/schedules", body)
         s = self.expect(a, 201, "POST /v1/schedules with a cron in Europe/Berlin")
@@ -156,10 +159,10 @@ class Suite:
 
         # Defaults.
         s2 = self.create(name="defaults", cron="@hourly")
-        want = {"time_zone": "UTC", "params": {}, "target": {}, "dry_run": False, "enabled": True,
+        want = {"time_zone": "UTC", "params": {}, "target": DEV, "dry_run": False, "enabled": True,
                 "missed_fire_policy": "run_once", "missed_fire_window_seconds": 3600}
         diff = {k: (s2.get(k), v) for k, v in want.items() if s2.get(k) != v}
-        self.check(not diff, "defaults: UTC, {} params and target, run_once within 1 hour", str(diff))
+        self.check(not diff, "defaults: UTC, {} params, run_once within 1 hour", str(diff))
         now = dt.datetime.now(UTC)
         nxt = parse(s2["next_fire_at"])
         self.check(nxt.minute == 0 and nxt.second == 0 and now < nxt <= now + dt.timedelta(hours=1),
@@ -179,7 +182,7 @@ class Suite:
                    f"sent {off.isoformat()}, got {s5['run_at']}")
 
     def test_invalid(self):
-        base = {"name": "bad", "operation": "ec2.stop", "cron": "0 20 * * *"}
+        base = {"name": "bad", "operation": "ec2.stop", "cron": "0 20 * * *", "target": DEV}
         cases = [
             ({"cron": "0 20 32 * *"}, None,
              "invalid cron field 'day-of-month' in '0 20 32 * *': 32 is out of range 1-31"),
@@ -194,11 +197,19 @@ class Suite:
             ({"time_zone": "Mars/Base"}, "time_zone", "unknown time zone 'Mars/Base'"),
             ({"time_zone": "../etc/passwd"}, "time_zone", "unknown time zone"),
             ({"time_zone": "/etc/localtime"}, "time_zone", "unknown time zone"),
-            ({"operation": "EC2.Stop"}, "operation", "ec2.stop"),
-            ({"operation": "ec2 stop"}, "operation", "operation"),
+            ({"operation": "EC2.Stop"}, "operation", "unknown operation 'EC2.Stop'"),
+            ({"operation": "ec2.explode"}, "operation", "unknown operation 'ec2.explode' (known: "),
+            ({"params": {"bogus": 1}}, "params", "bogus"),
+            ({"params": {"hibernate": "yes"}}, "params", "hibernate"),
+            ({"operation": "ec2.resize", "params": {"instance_type": "M5 large"}}, "params",
+             "instance_type"),
+            ({"target": {}}, "target", "target"),
+            ({"target": dict(DEV, regions=["us-east-9x"])}, "target", "us-east-9x"),
+            ({"target": dict(DEV, selector={})}, "target", "selector"),
             ({"params": "x"}, "params", "must be an object"),
             ({"params": ["a"]}, "params", "must be an object"),
             ({"target": None}, "target", "must be an object"),
+            ({"target": "all"}, "target", "must be an object"),
             ({"missed_fire_policy": "sometimes"}, "missed_fire_policy", "skip, run_once or run_each"),
             ({"missed_fire_window_seconds": -1}, "missed_fire_window_seconds", "0 to 604800"),
             ({"missed_fire_window_seconds": 604801}, "missed_fire_window_seconds", "0 to 604800"),
@@ -228,11 +239,12 @@ class Suite:
                        + (f"exactly {words!r}" if exact else f"naming {field!r}: {words!r}"),
                        a.short())
         past = iso(dt.datetime.now(UTC) - dt.timedelta(minutes=10))
-        a = self.call("POST", "/v1/schedules", {"name": "late", "operation": "ec2.stop", "run_at": past})
+        a = self.call("POST", "/v1/schedules", {"name": "late", "operation": "ec2.stop", "run_at": past,
+                                                "target": DEV})
         self.check(a.status == 400 and "run_at" in a.message and "not passed" in a.message,
                    "a run_at ten minutes ago is refused", a.short())
         a = self.call("POST", "/v1/schedules", {"name": "bad time", "operation": "ec2.stop",
-                                                "run_at": "tomorrow at eight"})
+                                                "run_at": "tomorrow at eight", "target": DEV})
         self.check(a.status == 400 and "run_at" in a.message and "ISO-8601" in a.message,
                    "a run_at that is not ISO-8601 is refused", a.short())
         n = self.db.value("SELECT count(*) FROM schedules WHERE name IN ('bad', 'late', 'bad time')")
@@ -296,8 +308,8 @@ class Suite:
         s = self.create(name="patch me", cron="0 7 * * *", time_zone="Europe/Berlin")
         sid = s["id"]
         path = f"/v1/schedules/{sid}"
-        a = self.call("PATCH", path, {"params": {"instance_type": "t3.small"}, "dry_run": True})
-        self.check(a.status == 200 and a.json["params"] == {"instance_type": "t3.small"}
+        a = self.call("PATCH", path, {"params": {"hibernate": True}, "dry_run": True})
+        self.check(a.status == 200 and a.json["params"] == {"hibernate": True}
                    and a.json["dry_run"] is True and a.json["next_fire_at"] == s["next_fire_at"],
                    "PATCH params and dry_run: next_fire_at unchanged", a.short())
         before = dt.datetime.now(UTC)
@@ -352,6 +364,9 @@ class Suite:
             ({"cron": None}, 400, "cron"),
             ({}, 400, "changes nothing"),
             ({"id": "x"}, 400, "unknown field"),
+            ({"operation": "ec2.resize"}, 400, "instance_type"),
+            ({"params": {"force": True}}, 400, "params"),
+            ({"target": {"accounts": "all"}}, 400, "target"),
         ]:
             a = self.call("PATCH", path, body)
             self.check(a.status == status and words in a.message, f"PATCH {body} -> {status} {words!r}",
