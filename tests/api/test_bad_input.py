@@ -183,6 +183,20 @@ def body_routes(stack, fx, t):
              "time_zone": Field("zone", 64),
              "count": Field("int", values=(1, 100))},
             "/v1/schedules/preview"),
+        ("POST", "/v1/channels"): (
+            lambda: {"name": f"corpus {secrets.token_hex(6)}", "kind": "slack",
+                     "url": "https://hooks.slack.com/services/T0/B0/x"},
+            {"name": Field("string", 256, required=True, free_text=True),
+             "kind": Field("enum", values=["slack", "webhook", "email"], required=True),
+             "url": Field("string", 2048, required=True),
+             "enabled": Field("bool")},
+            "/v1/channels"),
+        ("PATCH", "/v1/channels/{id}"): (
+            lambda: {"enabled": True},
+            {"name": Field("string", 256, free_text=True),
+             "url": Field("string", 2048),
+             "enabled": Field("bool")},
+            f"/v1/channels/{fx.shared_channel(t)['id']}"),
         ("POST", "/v1/discovery"): (
             lambda: {"management_role_arn": "arn:aws:iam::111122223333:role/OrgReader"},
             {"management_role_arn": Field("arn", 2048, required=True),
@@ -194,7 +208,8 @@ def body_routes(stack, fx, t):
 
 
 # Routes that take no body (their handlers never read one).
-NO_BODY = {("POST", "/v1/accounts/{id}/verify"), ("POST", "/v1/jobs/{id}/cancel")}
+NO_BODY = {("POST", "/v1/accounts/{id}/verify"), ("POST", "/v1/jobs/{id}/cancel"),
+           ("POST", "/v1/channels/{id}/test")}
 
 # Query parameters of each GET route; lists also take limit and cursor.
 LISTS = {
@@ -502,6 +517,7 @@ def run(stack, routes, res):
                 route.path(id=t.users["viewer"]) if route.pattern.startswith("/v1/users/") else \
                 route.path(id=t.token_ids["viewer"]) if route.pattern.startswith("/v1/tokens/") else \
                 route.path(id=fx.shared_schedule(t)["id"]) if route.pattern.startswith("/v1/schedules/") else \
+                route.path(id=fx.shared_channel(t)["id"]) if route.pattern.startswith("/v1/channels/") else \
                 route.pattern
         else:
             corpus.paths[str(route)] = route.pattern

@@ -23,7 +23,7 @@ import urllib.parse
 import apitest
 
 TABLES = ("tenants", "users", "api_tokens", "aws_accounts", "jobs", "job_steps", "audit_log",
-          "schedules", "schedule_fires")
+          "schedules", "schedule_fires", "notification_channels")
 
 
 def a_objects(stack, fx, res):
@@ -47,7 +47,9 @@ def a_objects(stack, fx, res):
     # A fire, as escher-scheduler records it, so schedule_fires has a row of A's too.
     stack.db.value("INSERT INTO schedule_fires (schedule_id, fire_at, tenant_id, job_id)"
                    " VALUES (:'v1', now(), :'v2', :'v3') RETURNING 1", sched["id"], A.id, job)
+    chan = fx.channel(A)
     ids = {
+        "channel": [chan["id"]],
         "schedule": [sched["id"]],
         "account": [acct["id"], acct["account_id"], acct2["id"]],
         "user": [user["id"], A.users["manager"]],
@@ -57,9 +59,9 @@ def a_objects(stack, fx, res):
     secrets_ = {A.id, A.external_id, acct["id"], acct["account_id"], acct2["id"], acct2["account_id"],
                 job, acct2["verification_job"], user["id"], "secret-user@a.example", tok["id"],
                 "a-secret-token", sched["id"], sched["name"], *A.users.values(),
-                *A.token_ids.values(), *A.emails.values()}
+                *A.token_ids.values(), *A.emails.values(), chan["id"], chan["name"]}
     return ids, secrets_, {"acct": acct, "acct2": acct2, "job": job, "user": user, "token": tok,
-                           "schedule": sched}
+                           "schedule": sched, "channel": chan}
 
 
 def body_for(route):
@@ -76,6 +78,7 @@ def run(stack, routes, res):
     fx.account(B)  # B has objects of its own, so an empty answer is not the only one
     fx.job(B)
     fx.schedule(B)
+    fx.channel(B)
 
     # ---- routes with an {id}: 404 for every one of A's ids ------------------------
     rows = []
