@@ -84,6 +84,11 @@ static const ops_param resize_params[] = {
      .pattern = "[a-z][a-z0-9-]*[0-9][a-z0-9-]*\\.[a-z0-9]+",
      .pattern_hint = "an instance type such as m5.large",
      .summary = "the new instance type"},
+    {.name = "start_after",
+     .type = OPS_PARAM_BOOL,
+     .default_text = "true",
+     .summary = "start again the instances that were running (or pending) before the job; "
+                "stopped ones stay stopped either way"},
 };
 static const ops_param snapshot_volumes_params[] = {
     {.name = "description",
@@ -168,7 +173,7 @@ static const ops_op catalog[] = {
      OPS_RISK_MEDIUM, NULL, 0, NULL, &OPS_EC2_REBOOT},
     {"ec2.resize", "ec2", "ec2:instance",
      "change the instance type: stop, modify the type, start, waiting on the states",
-     ACTIONS(resize_actions), OPS_RISK_HIGH, PARAMS(resize_params), NULL, NULL},
+     ACTIONS(resize_actions), OPS_RISK_HIGH, PARAMS(resize_params), NULL, &OPS_EC2_RESIZE},
     {"ec2.snapshot_volumes", "ec2", "ec2:instance", "snapshot every EBS volume of the instances",
      ACTIONS(snapshot_volumes_actions), OPS_RISK_LOW, PARAMS(snapshot_volumes_params), NULL,
      &OPS_EC2_SNAPSHOT_VOLUMES},
@@ -231,8 +236,15 @@ void ops_resource_clear(ops_resource *r)
     free(r->name);
     free(r->state);
     free(r->parent);
+    free(r->type);
+    free(r->before);
     json_decref(r->tags);
     memset(r, 0, sizeof *r);
+}
+
+bool ops_phase_calls(const ops_executor *x, unsigned p)
+{
+    return p >= 32 || (x->nocall_phases & (1u << p)) == 0;
 }
 
 const char *ops_phase_verb(const ops_executor *x, unsigned p)

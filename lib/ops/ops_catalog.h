@@ -75,6 +75,12 @@ typedef struct ops_resource {
     char *parent;
     long long created; /* creation time (Unix seconds), 0 when unknown */
     json_t *tags;      /* {"key": "value"} when the listing gave them, else NULL */
+    char *type;        /* an instance's type ("m5.large"); NULL when not read */
+    /* The state the resource was in when the job first looked at it (the
+     * first phase's re-check, or that step's recorded detail on a retry), so
+     * a later phase can tell what to restore (ec2.resize starts again only
+     * what was running). The worker fills it; NULL before. */
+    char *before;
 } ops_resource;
 
 void ops_resource_clear(ops_resource *r);
@@ -84,6 +90,14 @@ typedef enum ops_decision {
     OPS_ACT,     /* send the action */
     OPS_NOTHING, /* already as wanted: nothing to do (not a failure) */
     OPS_CANNOT,  /* the state does not allow it (terminated, ...): recorded as failed */
+    /* Nothing to do in this phase, whichever it is: recorded as "nothing to
+     * do" and the resource goes on to the next phase (NOTHING at phase 0
+     * ends the resource instead). */
+    OPS_PASS,
+    /* Not yet: the state is still moving (stopping, pending). The worker
+     * reads the resource again after the executor's wait_ms, without
+     * blocking its loop, and decides again, for at most wait_max_ms. */
+    OPS_WAIT,
 } ops_decision;
 
 /* What one mutating call is sent with. */
@@ -136,6 +150,21 @@ typedef struct ops_executor {
     /* The verb of each phase for the result and step names ("snapshot",
      * "delete"); NULL: verb for every phase. */
     const char *const *phase_verbs;
+    /* Phases that make no call (bit p for phase p): the phase is its
+     * re-check and decision alone. ACT there means the state is as wanted
+     * (recorded "done" with the state as "after"), WAIT to look again later
+     * (ec2.resize's waits for stopped and running, and its first phase,
+     * which records the state before anything changes). A dry run passes
+     * over them, except phase 0's NOTHING or CANNOT, which end the resource
+     * as in a real run. action_request is not asked for them. */
+    unsigned nocall_phases;
+    /* OPS_WAIT: the time between looks, and the longest wait before the
+     * phase fails as transient (a retry waits again). 0: 2 s and 10 min. */
+    unsigned wait_ms, wait_max_ms;
+    /* The words for phase c->phase's action on r in the result ("resize from
+     * m5.large to m5.xlarge", "would ..." in a dry run); NULL: the phase's
+     * verb. */
+    void (*phase_text)(const ops_resource *r, const ops_call *c, char *buf, size_t n);
     /* The mutating request of c->phase for r. False: the phase has nothing
      * to send with these parameters (tags.apply without "remove"): skipped. */
     bool (*action_request)(const ops_resource *r, const ops_call *c, struct aws_request *req);
@@ -149,6 +178,9 @@ typedef struct ops_executor {
 
 /* Phase p's verb of x. */
 const char *ops_phase_verb(const ops_executor *x, unsigned p);
+
+/* True when phase p of x makes a call (is not in nocall_phases). */
+bool ops_phase_calls(const ops_executor *x, unsigned p);
 
 /* True when r matches sel's tags, state, ids and name glob, for executors
  * that filter a listing themselves. tags: n pairs keys[i] = values[i]. */

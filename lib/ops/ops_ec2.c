@@ -103,6 +103,9 @@ static bool list_parse(const xml_node *root, const target_selector *sel, ops_res
             res->id = xstrdup(id);
             res->name = xstrdup(name);
             res->state = xstrdup(state ? state : "");
+            const char *type = xml_find_text(i, "instanceType");
+            if (type)
+                res->type = xstrdup(type);
         }
     return true;
 }
@@ -265,6 +268,175 @@ static bool tags_request(const ops_resource *r, const ops_call *c, aws_request *
     return true;
 }
 
+/* ---- ec2.resize ----
+ *
+ * Six phases per instance, each a step:
+ *   0 check         (no call) records the state before anything changes;
+ *                   ends the resource when it is terminated or already of
+ *                   the type
+ *   1 stop          StopInstances (DryRun in a dry run); passed when stopped
+ *   2 wait-stopped  (no call) until the state is stopped
+ *   3 modify        ModifyInstanceAttribute InstanceType.Value (DryRun in a
+ *                   dry run); passed when already of the type
+ *   4 start         StartInstances, only when start_after and the instance
+ *                   was running or pending before the job (phase 0's state)
+ *   5 wait-running  (no call) until running, when phase 4 applies
+ * The wire shape of ModifyInstanceAttribute is botocore's:
+ * InstanceId=<id>&InstanceType.Value=<type> (an AttributeValue member). */
+
+enum {
+    RESIZE_CHECK,
+    RESIZE_STOP,
+    RESIZE_WAIT_STOPPED,
+    RESIZE_MODIFY,
+    RESIZE_START,
+    RESIZE_WAIT_RUNNING
+};
+
+static const char *resize_type(const json_t *params)
+{
+    const char *t = json_string_value(json_object_get(params, "instance_type"));
+    return t ? t : "";
+}
+
+static bool has_type(const ops_resource *r, const json_t *params)
+{
+    return r->type && strcmp(r->type, resize_type(params)) == 0;
+}
+
+/* Whether phases 4 and 5 apply: start_after (default true) and the
+ * instance was running or about to be before the job. */
+static bool restarts(const ops_resource *r, const json_t *params)
+{
+    const json_t *after = json_object_get(params, "start_after");
+    if (after && !json_is_true(after))
+        return false;
+    return r->before && (strcmp(r->before, "running") == 0 || strcmp(r->before, "pending") == 0);
+}
+
+static ops_decision decide_resize(const ops_resource *r, const json_t *params, unsigned phase,
+                                  const char **why)
+{
+    if (state_is(r, "terminated", "shutting-down")) {
+        *why = "terminated";
+        return phase == RESIZE_CHECK ? OPS_NOTHING : OPS_CANNOT;
+    }
+    switch (phase) {
+    case RESIZE_CHECK:
+        if (r->type == NULL) {
+            *why = "DescribeInstances gave no instance type";
+            return OPS_CANNOT;
+        }
+        if (has_type(r, params)) {
+            *why = "already of that type";
+            return OPS_NOTHING;
+        }
+        return OPS_ACT;
+    case RESIZE_STOP:
+        if (state_is(r, "stopped", "stopping")) {
+            *why = "already stopped";
+            return OPS_PASS;
+        }
+        if (state_is(r, "pending", NULL)) {
+            /* EC2 stops a pending instance only once it runs. */
+            *why = "still pending";
+            return OPS_WAIT;
+        }
+        return OPS_ACT;
+    case RESIZE_WAIT_STOPPED:
+        if (state_is(r, "stopped", NULL))
+            return OPS_ACT;
+        if (state_is(r, "stopping", NULL)) {
+            *why = "still stopping";
+            return OPS_WAIT;
+        }
+        *why = "started again while Escher waited for it to stop";
+        return OPS_CANNOT;
+    case RESIZE_MODIFY:
+        if (has_type(r, params)) {
+            *why = "already of that type";
+            return OPS_PASS;
+        }
+        /* Not stopped: EC2 refuses with IncorrectInstanceState, in its own
+         * words; in a dry run (nothing was stopped) DryRun answers first. */
+        return OPS_ACT;
+    case RESIZE_START:
+        if (!restarts(r, params)) {
+            *why = json_is_false(json_object_get(params, "start_after"))
+                       ? "start_after is false: left stopped"
+                       : "was not running before the job: left stopped";
+            return OPS_PASS;
+        }
+        if (state_is(r, "stopped", NULL))
+            return OPS_ACT;
+        if (state_is(r, "stopping", NULL)) {
+            *why = "still stopping";
+            return OPS_WAIT;
+        }
+        /* Running with the old type: only a dry run gets here (in a real
+         * run phase 3 changed the type or failed), whose plan starts it. */
+        if (!has_type(r, params))
+            return OPS_ACT;
+        *why = "already running";
+        return OPS_PASS;
+    case RESIZE_WAIT_RUNNING:
+        if (!restarts(r, params)) {
+            *why = "not started by this job";
+            return OPS_PASS;
+        }
+        if (state_is(r, "running", NULL))
+            return OPS_ACT;
+        if (state_is(r, "pending", NULL)) {
+            *why = "still pending";
+            return OPS_WAIT;
+        }
+        *why = "stopped again while Escher waited for it to run";
+        return OPS_CANNOT;
+    default:
+        *why = "no such phase";
+        return OPS_CANNOT;
+    }
+}
+
+static bool resize_request(const ops_resource *r, const ops_call *c, aws_request *req)
+{
+    switch (c->phase) {
+    case RESIZE_STOP:
+        action("StopInstances", r, c->dry_run, false, c->region, req);
+        return true;
+    case RESIZE_START:
+        action("StartInstances", r, c->dry_run, false, c->region, req);
+        return true;
+    case RESIZE_MODIFY: {
+        query_params q;
+        query_init(&q, "ModifyInstanceAttribute", EC2_VERSION);
+        query_add(&q, "InstanceId", r->id);
+        query_add(&q, "InstanceType.Value", resize_type(c->params));
+        if (c->dry_run)
+            query_add_bool(&q, "DryRun", true);
+        query_to_request(&q, "ec2", "ModifyInstanceAttribute", AWS_PROTO_EC2, req);
+        req->region = c->region;
+        query_free(&q);
+        return true;
+    }
+    default:
+        return false; /* the no-call phases */
+    }
+}
+
+static void resize_text(const ops_resource *r, const ops_call *c, char *buf, size_t n)
+{
+    static const char *const words[] = {"check",  "stop",  "wait-stopped",
+                                        "resize", "start", "wait-running"};
+    const char *w = c->phase < sizeof words / sizeof words[0] ? words[c->phase] : "resize";
+    const char *would = c->dry_run ? "would " : "";
+    if (c->phase == RESIZE_MODIFY)
+        snprintf(buf, n, "%sresize from %s to %s", would, r->type ? r->type : "?",
+                 resize_type(c->params));
+    else
+        snprintf(buf, n, "%s%s", would, w);
+}
+
 #define INSTANCE_LISTING                                                                           \
     .dry_run_native = true, .paging = &PAGING_EC2_DESCRIBE_INSTANCES,                              \
     .list_request = ops_ec2_list_request, .list_parse = list_parse, .get_request = get_request,    \
@@ -288,3 +460,22 @@ const ops_executor OPS_EC2_TAGS = {.verb = "tag",
                                    .nphases = 2,
                                    .phase_verbs = tags_verbs,
                                    .action_request = tags_request};
+
+static const char *const resize_verbs[] = {"check",  "stop",  "wait-stopped",
+                                           "modify", "start", "wait-running"};
+const ops_executor OPS_EC2_RESIZE = {
+    .verb = "resize",
+    .dry_run_native = true,
+    .paging = &PAGING_EC2_DESCRIBE_INSTANCES,
+    .list_request = ops_ec2_list_request,
+    .list_parse = list_parse,
+    .get_request = get_request,
+    .decide = decide_resize,
+    .nphases = 6,
+    .phase_verbs = resize_verbs,
+    .nocall_phases = 1u << RESIZE_CHECK | 1u << RESIZE_WAIT_STOPPED | 1u << RESIZE_WAIT_RUNNING,
+    .wait_ms = 1000,
+    .wait_max_ms = 15 * 60 * 1000,
+    .phase_text = resize_text,
+    .action_request = resize_request,
+    .after_path = "instancesSet/item/currentState/name"};

@@ -1,7 +1,8 @@
 /* Executors of the EC2 instance operations (ops_catalog.h): listing
  * instances with DescribeInstances filters built from a selector, reading
- * one again, Start/Stop/RebootInstances and tags.apply's CreateTags then
- * DeleteTags, all with DryRun. The listing helpers serve ops_ebs.c too. */
+ * one again, Start/Stop/RebootInstances, tags.apply's CreateTags then
+ * DeleteTags, and ec2.resize's stop, ModifyInstanceAttribute and start, all
+ * with DryRun. The listing helpers serve ops_ebs.c too. */
 #ifndef ESCHER_OPS_OPS_EC2_H
 #define ESCHER_OPS_OPS_EC2_H
 
@@ -13,6 +14,9 @@ extern const ops_executor OPS_EC2_START;
 extern const ops_executor OPS_EC2_STOP;
 extern const ops_executor OPS_EC2_REBOOT;
 extern const ops_executor OPS_EC2_TAGS;
+/* ec2.resize: check, stop, wait for stopped, ModifyInstanceAttribute,
+ * start (only what was running), wait for running. */
+extern const ops_executor OPS_EC2_RESIZE;
 
 /* Appends filter number ++*n (Filter.N.Name, Filter.N.Value.M) to q. */
 void ops_ec2_add_filter(query_params *q, size_t *n, const char *name, char *const *values,

@@ -4,6 +4,7 @@
 #include "aws/paging.h"
 #include "aws/query.h"
 #include "aws/xml.h"
+#include "core/timeutil.h"
 #include "core/xmalloc.h"
 #include "db/db.h"
 #include "job_account.h"
@@ -11,6 +12,7 @@
 #include "ops/ops_catalog.h"
 #include "ops/target.h"
 
+#include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +33,9 @@ typedef struct ops_item {
     unsigned phase; /* its mutating call being made (ops_executor.nphases) */
     json_t *acc;    /* its result entry so far (the phases before) */
     char step[STEP_NAME_MAX + 1];
-    char before[64]; /* the state the re-check (or the listing, dry run) found */
+    char before[64];     /* the state the re-check (or the listing, dry run) found */
+    struct event *timer; /* OPS_WAIT's next look; made on first use */
+    uint64_t wait_since; /* monotonic ms of the phase's first OPS_WAIT; 0: none */
 } ops_item;
 
 struct ops_run {
@@ -62,6 +66,8 @@ void job_ops_free(void *state)
             ops_resource_clear(&it->res[k]);
         free(it->res);
         json_decref(it->acc);
+        if (it->timer)
+            event_free(it->timer); /* a pending look is dropped with the job */
     }
     free(r->items);
     json_decref(r->params);
@@ -287,6 +293,32 @@ static void merge_phase(ops_item *it, json_t *d)
 
 static void run_phase(ops_item *it);
 
+/* Sets the state the resource was in before the job (phase 0's), for the
+ * result and for the executor's later phases (ops_resource.before). */
+static void set_before(ops_item *it, const char *state)
+{
+    ops_resource *res = &it->res[it->next];
+    snprintf(it->before, sizeof it->before, "%s", state ? state : "");
+    free(res->before);
+    res->before = xstrdup(it->before);
+}
+
+/* The words of the current phase's action: the executor's phase_text, else
+ * its verb; "would ..." in a dry run. */
+static void phase_words(ops_item *it, char *buf, size_t n)
+{
+    const ops_executor *x = it->run->op->executor;
+    if (x->phase_text) {
+        ops_call c = {.params = it->run->params,
+                      .region = it->ti->region,
+                      .phase = it->phase,
+                      .dry_run = it->run->dry_run};
+        x->phase_text(&it->res[it->next], &c, buf, n);
+        return;
+    }
+    snprintf(buf, n, "%s%s", it->run->dry_run ? "would " : "", ops_phase_verb(x, it->phase));
+}
+
 /* The resource is finished: its entry goes to the result, then the next. */
 static void resource_end(ops_item *it)
 {
@@ -314,6 +346,7 @@ static void phase_done(ops_item *it, json_t *detail, bool ok, bool nothing)
         return;
     }
     it->phase++;
+    it->wait_since = 0;
     run_phase(it);
 }
 
@@ -325,9 +358,9 @@ static void on_action(const http_response *resp, const err *e, void *arg)
         return;
     ops_resource *res = &it->res[it->next];
     const ops_executor *x = r->op->executor;
-    const char *verb = ops_phase_verb(x, it->phase);
-    char would[64];
-    snprintf(would, sizeof would, "would %s", verb);
+    char words[160];
+    phase_words(it, words, sizeof words);
+    const char *verb = words, *would = words;
     if (resp == NULL) {
         char text[ERR_MESSAGE_MAX + ERR_FIELD_MAX + 4];
         bool transient = error_text(e, text, sizeof text);
@@ -406,6 +439,58 @@ static void act(ops_item *it)
     aws_request_free(&req);
 }
 
+static void recheck(ops_item *it);
+
+static void on_wait(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    ops_item *it = arg;
+    /* The timer holds no reference: job_ops_free deletes it, so the job is
+     * still here, but it may have ended (cancel, lost lease). */
+    if (it->run->j->ended)
+        return;
+    recheck(it);
+}
+
+/* OPS_WAIT in a real run: the resource is read again after the executor's
+ * wait_ms on the loop's timer (nothing blocks), until wait_max_ms has gone
+ * by since the phase's first wait; then the phase fails as transient, so
+ * the attempt is retried and waits again from there. */
+static void wait_and_recheck(ops_item *it, const char *why)
+{
+    ops_run *r = it->run;
+    const ops_executor *x = r->op->executor;
+    uint64_t now = timeutil_mono_ms();
+    unsigned every = x->wait_ms ? x->wait_ms : 2000;
+    unsigned most = x->wait_max_ms ? x->wait_max_ms : 10 * 60 * 1000;
+    if (it->wait_since == 0)
+        it->wait_since = now;
+    ops_resource *res = &it->res[it->next];
+    if (now - it->wait_since >= most) {
+        char text[200];
+        snprintf(text, sizeof text, "%s after %u s of waiting (state %s)", why, most / 1000,
+                 res->state);
+        note_transient(r, it->step, text);
+        json_t *d = entry(it, res, ops_phase_verb(x, it->phase), "failed");
+        json_object_set_new(d, "error", json_string(text));
+        json_object_set_new(d, "transient", json_true());
+        phase_done(it, d, false, false);
+        return;
+    }
+    if (it->timer == NULL)
+        it->timer = evtimer_new(r->j->env->base, on_wait, it);
+    struct timeval tv = {(time_t)(every / 1000), (suseconds_t)(every % 1000) * 1000};
+    if (it->timer == NULL || evtimer_add(it->timer, &tv) != 0) {
+        json_t *d = entry(it, res, ops_phase_verb(x, it->phase), "failed");
+        json_object_set_new(d, "error", json_string("cannot arm a timer on the worker's loop"));
+        phase_done(it, d, false, false);
+        return;
+    }
+    log_debug(r->j->log, "waiting on the resource's state", LOG_STR("id", res->id),
+              LOG_STR("step", it->step), LOG_STR("state", res->state), LOG_STR("why", why));
+}
+
 /* Decides on the current resource and phase as its state (it->before)
  * stands. */
 static void decide(ops_item *it)
@@ -414,20 +499,44 @@ static void decide(ops_item *it)
     ops_resource *res = &it->res[it->next];
     const ops_executor *x = r->op->executor;
     const char *why = "";
+    bool calls = ops_phase_calls(x, it->phase);
     ops_decision d = x->decide(res, r->params, it->phase, &why);
+    if (d == OPS_WAIT && r->dry_run)
+        d = OPS_ACT; /* a dry run changes no state to wait for: plan the call */
+    if (d == OPS_WAIT) {
+        wait_and_recheck(it, why);
+        return;
+    }
+    if (d == OPS_ACT && !calls) {
+        if (r->dry_run) {
+            /* A plan has nothing to wait for or record here. */
+            it->phase++;
+            run_phase(it);
+            return;
+        }
+        json_t *e = entry(it, res, ops_phase_verb(x, it->phase), "done");
+        json_object_set_new(e, "after", json_string(res->state));
+        if (res->type)
+            json_object_set_new(e, "type", json_string(res->type));
+        phase_done(it, e, true, false);
+        return;
+    }
     if (d == OPS_ACT) {
         if (r->dry_run && !x->dry_run_native) {
-            char would[64];
-            snprintf(would, sizeof would, "would %s", ops_phase_verb(x, it->phase));
+            char would[160];
+            phase_words(it, would, sizeof would);
             phase_done(it, entry(it, res, would, "planned"), true, false);
             return;
         }
         act(it);
         return;
     }
-    json_t *e = entry(it, res, "none", d == OPS_NOTHING ? "nothing to do" : "failed");
-    json_object_set_new(e, d == OPS_NOTHING ? "reason" : "error", json_string(why));
-    phase_done(it, e, d == OPS_NOTHING, d == OPS_NOTHING);
+    bool fine = d == OPS_NOTHING || d == OPS_PASS;
+    json_t *e = entry(it, res, "none", fine ? "nothing to do" : "failed");
+    json_object_set_new(e, fine ? "reason" : "error", json_string(why));
+    if (res->type && it->phase == 0)
+        json_object_set_new(e, "type", json_string(res->type));
+    phase_done(it, e, fine, d == OPS_NOTHING);
 }
 
 static void on_recheck(const http_response *resp, const err *e, void *arg)
@@ -472,6 +581,10 @@ static void on_recheck(const http_response *resp, const err *e, void *arg)
         }
         if (fresh[0].created)
             res->created = fresh[0].created;
+        if (fresh[0].type) {
+            free(res->type);
+            res->type = xstrdup(fresh[0].type);
+        }
     }
     for (size_t i = 0; i < n; i++)
         ops_resource_clear(&fresh[i]);
@@ -483,14 +596,29 @@ static void on_recheck(const http_response *resp, const err *e, void *arg)
         phase_done(it, d, ok, ok);
         return;
     }
-    if (it->phase == 0)
-        snprintf(it->before, sizeof it->before, "%s", res->state);
+    /* Phase 0's first look only: a wait there re-reads, and the state it
+     * started from is the one that counts. */
+    if (it->phase == 0 && it->wait_since == 0)
+        set_before(it, res->state);
     decide(it);
+}
+
+/* Reads the current resource again; on_recheck decides. */
+static void recheck(ops_item *it)
+{
+    ops_run *r = it->run;
+    aws_request req;
+    r->op->executor->get_request(it->ti->region, &it->res[it->next], &req);
+    wjob_hold(r->j);
+    waws_call(it->session, RATELIMIT_DESCRIBE, &req, on_recheck, it);
+    aws_request_free(&req);
 }
 
 /* True when the current phase has a call to make with the parameters. */
 static bool phase_has_call(ops_item *it)
 {
+    if (!ops_phase_calls(it->run->op->executor, it->phase))
+        return true; /* its re-check and decision are the phase */
     aws_request req;
     ops_call c = call_of(it);
     bool has = it->run->op->executor->action_request(&it->res[it->next], &c, &req);
@@ -513,8 +641,10 @@ static void run_phase(ops_item *it)
         if (!phase_has_call(it))
             continue;
         if (r->dry_run) {
+            if (it->phase > 0 && !ops_phase_calls(x, it->phase))
+                continue; /* a wait: nothing moves in a dry run */
             if (it->phase == 0 || it->before[0] == '\0')
-                snprintf(it->before, sizeof it->before, "%s", res->state);
+                set_before(it, res->state);
             decide(it);
             return;
         }
@@ -532,6 +662,11 @@ static void run_phase(ops_item *it)
                 prior = json_pack("{s:s, s:s, s:s, s:s}", "account", it->ti->account_id, "region",
                                   it->ti->region, "id", res->id, "outcome", "done");
             json_object_set_new(prior, "earlier_attempt", json_true());
+            /* The state before the job, as the first attempt saw it: later
+             * phases may depend on it (ec2.resize restarts only what ran). */
+            const char *was = json_string_value(json_object_get(prior, "before"));
+            if (it->before[0] == '\0' && was && *was)
+                set_before(it, was);
             const char *o = json_string_value(json_object_get(prior, "outcome"));
             bool stop = o && (strcmp(o, "failed") == 0 ||
                               (it->phase == 0 && strcmp(o, "nothing to do") == 0));
@@ -540,11 +675,8 @@ static void run_phase(ops_item *it)
                 break;
             continue;
         }
-        aws_request req;
-        x->get_request(it->ti->region, res, &req);
-        wjob_hold(r->j);
-        waws_call(it->session, RATELIMIT_DESCRIBE, &req, on_recheck, it);
-        aws_request_free(&req);
+        it->wait_since = 0;
+        recheck(it);
         return;
     }
     if (it->acc == NULL) {

@@ -210,6 +210,7 @@ worker *worker_new(const opts *o, const logger *log, err *e)
         .session_duration = (int)(opts_get_duration_ms(o, "role-session-duration") / 1000),
         .http = w->http,
         .master_key = w->has_master_key ? &w->master_key : NULL,
+        .base = w->base,
         .on_end = on_job_end,
         .on_end_arg = w,
     };

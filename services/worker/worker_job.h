@@ -43,6 +43,7 @@ typedef struct wjob_env {
     /* Plain HTTP(S) on the loop for jobs that call no AWS (notifications). */
     struct http_async *http;
     const seal_key *master_key; /* option master-key; NULL when unset */
+    struct event_base *base;    /* the worker's loop, for a job's own timers */
     /* Called once when a job ends, whatever the way. */
     void (*on_end)(wjob *j, void *arg);
     void *on_end_arg;

@@ -641,10 +641,11 @@ static void test_bad_payloads_fail_for_good(void **state)
         const char *payload, *error;
     } cases[] = {
         {"{\"operation\": \"ec2.explode\"}", "invalid payload: unknown operation 'ec2.explode'"},
-        {"{\"operation\": \"ec2.resize\", \"params\": {\"instance_type\": \"m5.large\"}, "
+        {"{\"operation\": \"ec2.resize\", \"params\": {\"instance_type\": \"M5 large\"}, "
          "\"target\": {\"accounts\": \"all\", \"regions\": \"all\", \"selector\": {\"state\": "
          "\"running\"}}}",
-         "invalid payload: operation ec2.resize is in the catalog but not executable yet"},
+         "invalid payload: ec2.resize: parameter 'instance_type' is 'M5 large': want an instance "
+         "type such as m5.large"},
         {"{\"operation\": \"ec2.stop\", \"params\": {\"hibernate\": 1}, \"target\": {}}",
          "invalid payload: ec2.stop: parameter 'hibernate' is 1: want true or false"},
         {"{\"operation\": \"ec2.stop\", \"target\": {\"accounts\": \"all\", \"regions\": \"all\", "

@@ -164,6 +164,134 @@ static void test_tags_apply(void **state)
     assert_string_equal(why, "terminated");
 }
 
+/* ---- ec2.resize ---- */
+
+static void test_resize(void **state)
+{
+    (void)state;
+    const ops_executor *x = exec_of("ec2.resize");
+    assert_true(x->dry_run_native);
+    assert_int_equal(x->nphases, 6);
+    static const char *const verbs[] = {"check",  "stop",  "wait-stopped",
+                                        "modify", "start", "wait-running"};
+    static const bool calls[] = {false, true, false, true, true, false};
+    for (unsigned p = 0; p < 6; p++) {
+        assert_string_equal(ops_phase_verb(x, p), verbs[p]);
+        assert_int_equal(ops_phase_calls(x, p), calls[p]);
+    }
+    assert_non_null(x->phase_text);
+    assert_true(x->wait_ms > 0 && x->wait_max_ms >= 60000);
+
+    /* The listing and the re-check read the instance type. */
+    parsed p = parse(x,
+                     "<DescribeInstancesResponse><reservationSet><item><instancesSet><item>"
+                     "<instanceId>i-1</instanceId><instanceType>t3.micro</instanceType>"
+                     "<instanceState><code>16</code><name>running</name></instanceState>"
+                     "</item></instancesSet></item></reservationSet></DescribeInstancesResponse>",
+                     "{\"selector\": {\"tags\": {\"env\": [\"dev\"]}}}", true);
+    assert_int_equal(p.n, 1);
+    assert_string_equal(p.v[0].type, "t3.micro");
+    assert_string_equal(p.v[0].state, "running");
+    parsed_free(&p);
+
+    /* Request bodies: botocore's shapes, DryRun on the stop and the modify. */
+    ops_resource r = {.id = "i-1", .name = "", .state = "running", .type = "t3.micro"};
+    const char *params = "{\"instance_type\": \"m5.large\"}";
+    body_is(action_body(x, &r, params, 1, false),
+            "Action=StopInstances&Version=2016-11-15&InstanceId.1=i-1");
+    body_is(action_body(x, &r, params, 1, true),
+            "Action=StopInstances&Version=2016-11-15&InstanceId.1=i-1&DryRun=true");
+    body_is(action_body(x, &r, params, 3, false),
+            "Action=ModifyInstanceAttribute&Version=2016-11-15&InstanceId=i-1&"
+            "InstanceType.Value=m5.large");
+    body_is(action_body(x, &r, params, 3, true),
+            "Action=ModifyInstanceAttribute&Version=2016-11-15&InstanceId=i-1&"
+            "InstanceType.Value=m5.large&DryRun=true");
+    body_is(action_body(x, &r, params, 4, false),
+            "Action=StartInstances&Version=2016-11-15&InstanceId.1=i-1");
+    /* The no-call phases build nothing. */
+    assert_null(action_body(x, &r, params, 0, false));
+    assert_null(action_body(x, &r, params, 2, false));
+    assert_null(action_body(x, &r, params, 5, false));
+
+    /* The words of the result. */
+    char buf[128];
+    json_t *pj = js(params);
+    ops_call c = {.params = pj, .region = "eu-west-1", .phase = 3, .dry_run = true};
+    x->phase_text(&r, &c, buf, sizeof buf);
+    assert_string_equal(buf, "would resize from t3.micro to m5.large");
+    c.dry_run = false;
+    x->phase_text(&r, &c, buf, sizeof buf);
+    assert_string_equal(buf, "resize from t3.micro to m5.large");
+    c.phase = 1;
+    c.dry_run = true;
+    x->phase_text(&r, &c, buf, sizeof buf);
+    assert_string_equal(buf, "would stop");
+    json_decref(pj);
+
+    /* Decisions by state and phase. */
+    const char *why;
+    struct {
+        const char *state, *type, *before, *params;
+        unsigned phase;
+        ops_decision want;
+        const char *why;
+    } cases[] = {
+        /* 0 check: the before state is recorded; terminated or already of
+         * the type ends the resource. */
+        {"running", "t3.micro", NULL, params, 0, OPS_ACT, NULL},
+        {"stopped", "t3.micro", NULL, params, 0, OPS_ACT, NULL},
+        {"running", "m5.large", NULL, params, 0, OPS_NOTHING, "already of that type"},
+        {"terminated", "t3.micro", NULL, params, 0, OPS_NOTHING, "terminated"},
+        {"running", NULL, NULL, params, 0, OPS_CANNOT, "DescribeInstances gave no instance type"},
+        /* 1 stop */
+        {"running", "t3.micro", "running", params, 1, OPS_ACT, NULL},
+        {"stopped", "t3.micro", "stopped", params, 1, OPS_PASS, "already stopped"},
+        {"stopping", "t3.micro", "running", params, 1, OPS_PASS, "already stopped"},
+        {"pending", "t3.micro", "pending", params, 1, OPS_WAIT, "still pending"},
+        {"terminated", "t3.micro", "running", params, 1, OPS_CANNOT, "terminated"},
+        /* 2 wait for stopped */
+        {"stopping", "t3.micro", "running", params, 2, OPS_WAIT, "still stopping"},
+        {"stopped", "t3.micro", "running", params, 2, OPS_ACT, NULL},
+        {"running", "t3.micro", "running", params, 2, OPS_CANNOT,
+         "started again while Escher waited for it to stop"},
+        /* 3 modify */
+        {"stopped", "t3.micro", "running", params, 3, OPS_ACT, NULL},
+        {"stopped", "m5.large", "running", params, 3, OPS_PASS, "already of that type"},
+        /* 4 start: only what ran before the job, unless start_after is false */
+        {"stopped", "m5.large", "running", params, 4, OPS_ACT, NULL},
+        {"stopped", "m5.large", "pending", params, 4, OPS_ACT, NULL},
+        {"stopped", "m5.large", "stopped", params, 4, OPS_PASS,
+         "was not running before the job: left stopped"},
+        {"stopped", "m5.large", "running",
+         "{\"instance_type\": \"m5.large\", \"start_after\": false}", 4, OPS_PASS,
+         "start_after is false: left stopped"},
+        {"running", "m5.large", "running", params, 4, OPS_PASS, "already running"},
+        {"stopping", "m5.large", "running", params, 4, OPS_WAIT, "still stopping"},
+        /* A dry run's plan: still running with the old type. */
+        {"running", "t3.micro", "running", params, 4, OPS_ACT, NULL},
+        /* 5 wait for running */
+        {"pending", "m5.large", "running", params, 5, OPS_WAIT, "still pending"},
+        {"running", "m5.large", "running", params, 5, OPS_ACT, NULL},
+        {"stopped", "m5.large", "stopped", params, 5, OPS_PASS, "not started by this job"},
+        {"stopped", "m5.large", "running", params, 5, OPS_CANNOT,
+         "stopped again while Escher waited for it to run"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ops_resource q = {.id = "i-1",
+                          .name = "",
+                          .state = (char *)cases[i].state,
+                          .type = (char *)cases[i].type,
+                          .before = (char *)cases[i].before};
+        ops_decision d = decide(x, &q, cases[i].params, cases[i].phase, &why);
+        if (d != cases[i].want)
+            fail_msg("case %zu (%s, phase %u): decision %d, want %d (%s)", i, cases[i].state,
+                     cases[i].phase, (int)d, (int)cases[i].want, why ? why : "");
+        if (cases[i].why)
+            assert_string_equal(why, cases[i].why);
+    }
+}
+
 /* ---- ec2.snapshot_volumes ---- */
 
 static void test_snapshot_volumes(void **state)
@@ -400,6 +528,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tags_apply),
+        cmocka_unit_test(test_resize),
         cmocka_unit_test(test_snapshot_volumes),
         cmocka_unit_test(test_delete_unattached),
         cmocka_unit_test(test_rds),
