@@ -6,13 +6,17 @@
  *   {"throttle": {"enabled": true, "describe": {"burst": 100, "rate": 20},
  *                 "mutate": {"burst": 50, "rate": 5}},
  *    "latency": {"fixed_ms": 0, "jitter_ms": 0},
- *    "error_rate": 0, "error_status": [500, 503], "drop_rate": 0, "seed": 1,
+ *    "error_rate": 0, "error_status": [500, 503], "drop_rate": 0,
+ *    "throttle_rate": 0, "seed": 1,
  *    "rules": [{"account": "...", "region": "...", "class": "describe",
  *               "service": "ec2", "action": "DescribeInstances",
  *               "latency_ms": 200, "jitter_ms": 50, "error_rate": 1,
- *               "drop_rate": 0}]}
+ *               "drop_rate": 0, "throttle_rate": 0.3}]}
  * The first rule whose given fields all match a call overrides the global
- * latency, error and drop settings it names. */
+ * latency, error, drop and throttle-rate settings it names. throttle_rate is
+ * a share of calls answered with the throttling error whatever the buckets
+ * hold: a test can ask for "30% of calls throttled" without tuning bucket
+ * sizes to its own call rate. */
 #include "faults.h"
 
 #include "core/xmalloc.h"
@@ -29,16 +33,16 @@ typedef struct bucket_rate {
 
 typedef struct fault_rule {
     char *account, *region, *service, *action;
-    int cls;                      /* -1 any */
-    long latency_ms, jitter_ms;   /* -1: global */
-    double error_rate, drop_rate; /* < 0: global */
+    int cls;                                     /* -1 any */
+    long latency_ms, jitter_ms;                  /* -1: global */
+    double error_rate, drop_rate, throttle_rate; /* < 0: global */
 } fault_rule;
 
 typedef struct settings {
     bool throttle;
     bucket_rate rates[2]; /* by sbx_api_class */
     long latency_ms, jitter_ms;
-    double error_rate, drop_rate;
+    double error_rate, drop_rate, throttle_rate;
     int error_status[2];
     size_t nerror_status;
     uint64_t seed;
@@ -222,7 +226,7 @@ void faults_decide(sbx_faults *f, const char *account, const char *region, sbx_a
     memset(out, 0, sizeof *out);
     const settings *s = &f->set;
     long latency = s->latency_ms, jitter = s->jitter_ms;
-    double error_rate = s->error_rate, drop_rate = s->drop_rate;
+    double error_rate = s->error_rate, drop_rate = s->drop_rate, throttle_rate = s->throttle_rate;
     for (size_t i = 0; i < s->nrules; i++) {
         const fault_rule *r = &s->rules[i];
         if (!field_matches(r->account, account) || !field_matches(r->region, region) ||
@@ -237,6 +241,8 @@ void faults_decide(sbx_faults *f, const char *account, const char *region, sbx_a
             error_rate = r->error_rate;
         if (r->drop_rate >= 0)
             drop_rate = r->drop_rate;
+        if (r->throttle_rate >= 0)
+            throttle_rate = r->throttle_rate;
         break;
     }
     if (latency > 0 || jitter > 0)
@@ -248,6 +254,10 @@ void faults_decide(sbx_faults *f, const char *account, const char *region, sbx_a
     }
     if (error_rate > 0 && next_unit(f) < error_rate && s->nerror_status) {
         out->error_status = s->error_status[next_u64(f) % s->nerror_status];
+        return;
+    }
+    if (throttle_rate > 0 && next_unit(f) < throttle_rate) {
+        out->throttled = true;
         return;
     }
     if (s->throttle && !take_token(f, service, account, region, cls, now_ms))
@@ -277,6 +287,8 @@ static json_t *rule_json(const fault_rule *r)
         json_object_set_new(o, "error_rate", json_real(r->error_rate));
     if (r->drop_rate >= 0)
         json_object_set_new(o, "drop_rate", json_real(r->drop_rate));
+    if (r->throttle_rate >= 0)
+        json_object_set_new(o, "throttle_rate", json_real(r->throttle_rate));
     return o;
 }
 
@@ -289,13 +301,14 @@ json_t *faults_to_json(const sbx_faults *f)
     json_t *rules = json_array();
     for (size_t i = 0; i < s->nrules; i++)
         json_array_append_new(rules, rule_json(&s->rules[i]));
-    return json_pack("{s:{s:b, s:{s:f, s:f}, s:{s:f, s:f}}, s:{s:I, s:I}, s:f, s:o, s:f, s:I, s:o}",
+    return json_pack("{s:{s:b, s:{s:f, s:f}, s:{s:f, s:f}}, s:{s:I, s:I}, s:f, s:o, s:f, s:f, s:I, "
+                     "s:o}",
                      "throttle", "enabled", s->throttle, "describe", "burst", s->rates[0].burst,
                      "rate", s->rates[0].rate, "mutate", "burst", s->rates[1].burst, "rate",
                      s->rates[1].rate, "latency", "fixed_ms", (json_int_t)s->latency_ms,
                      "jitter_ms", (json_int_t)s->jitter_ms, "error_rate", s->error_rate,
-                     "error_status", statuses, "drop_rate", s->drop_rate, "seed",
-                     (json_int_t)s->seed, "rules", rules);
+                     "error_status", statuses, "drop_rate", s->drop_rate, "throttle_rate",
+                     s->throttle_rate, "seed", (json_int_t)s->seed, "rules", rules);
 }
 
 static bool get_number(const json_t *obj, const char *key, double lo, double hi, double *out,
@@ -330,16 +343,16 @@ static bool parse_rule(const json_t *o, fault_rule *r, err *e)
     memset(r, 0, sizeof *r);
     r->cls = -1;
     r->latency_ms = r->jitter_ms = -1;
-    r->error_rate = r->drop_rate = -1;
+    r->error_rate = r->drop_rate = r->throttle_rate = -1;
     if (!json_is_object(o))
         return err_set(e, ERR_INVALID, "rules[] must be objects");
     const char *key;
     json_t *v;
     json_object_foreach((json_t *)o, key, v)
     {
-        static const char *const known[] = {"account",   "region",     "service",
-                                            "action",    "class",      "latency_ms",
-                                            "jitter_ms", "error_rate", "drop_rate"};
+        static const char *const known[] = {"account",   "region",       "service",   "action",
+                                            "class",     "latency_ms",   "jitter_ms", "error_rate",
+                                            "drop_rate", "throttle_rate"};
         bool ok = false;
         for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
             ok = ok || strcmp(key, known[i]) == 0;
@@ -362,6 +375,7 @@ static bool parse_rule(const json_t *o, fault_rule *r, err *e)
            get_number(o, "jitter_ms", 0, 600000, &jit, "rules[].", e) &&
            get_number(o, "error_rate", 0, 1, &r->error_rate, "rules[].", e) &&
            get_number(o, "drop_rate", 0, 1, &r->drop_rate, "rules[].", e) &&
+           get_number(o, "throttle_rate", 0, 1, &r->throttle_rate, "rules[].", e) &&
            ((r->latency_ms = (long)lat), (r->jitter_ms = (long)jit), true);
 }
 
@@ -386,15 +400,16 @@ bool faults_update(sbx_faults *f, const json_t *obj, err *e)
     json_t *v;
     json_object_foreach((json_t *)obj, key, v)
     {
-        static const char *const known[] = {"throttle",  "latency", "error_rate", "error_status",
-                                            "drop_rate", "seed",    "rules"};
+        static const char *const known[] = {"throttle",     "latency",   "error_rate",
+                                            "error_status", "drop_rate", "throttle_rate",
+                                            "seed",         "rules"};
         bool ok = false;
         for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
             ok = ok || strcmp(key, known[i]) == 0;
         if (!ok)
             return err_set(e, ERR_INVALID,
                            "unknown field '%s' (known: throttle, latency, "
-                           "error_rate, error_status, drop_rate, seed, rules)",
+                           "error_rate, error_status, drop_rate, throttle_rate, seed, rules)",
                            key);
     }
     settings n = f->set; /* rules are replaced below or kept */
@@ -424,6 +439,7 @@ bool faults_update(sbx_faults *f, const json_t *obj, err *e)
     double seed = (double)n.seed;
     if (!get_number(obj, "error_rate", 0, 1, &n.error_rate, "", e) ||
         !get_number(obj, "drop_rate", 0, 1, &n.drop_rate, "", e) ||
+        !get_number(obj, "throttle_rate", 0, 1, &n.throttle_rate, "", e) ||
         !get_number(obj, "seed", 0, 9007199254740992.0, &seed, "", e))
         return false;
     json_t *st = json_object_get(obj, "error_status");

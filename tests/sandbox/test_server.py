@@ -457,6 +457,23 @@ class FaultTests(SandboxTestCase):
         ec2.describe_regions()
         self.assertLess(time.monotonic() - t0, 0.8)
 
+    def test_throttle_rate(self):
+        # A share of calls throttled whatever the buckets hold; a rule
+        # narrows it to one service (here: every EC2 call, no STS call).
+        ec2, sts = self.sb.client("ec2"), self.sb.client("sts")
+        self.sb.set_faults({"throttle_rate": 1})
+        self.assertClientError("RequestLimitExceeded", ec2.describe_regions)
+        self.assertClientError("Throttling", sts.get_caller_identity)
+        self.sb.set_faults({"throttle_rate": 0,
+                            "rules": [{"service": "ec2", "throttle_rate": 1}]})
+        status, faults = self.sb.admin("GET", "/faults")
+        self.assertEqual(faults["rules"][0]["throttle_rate"], 1.0)
+        self.assertEqual(faults["throttle_rate"], 0.0)
+        self.assertClientError("RequestLimitExceeded", ec2.describe_regions)
+        sts.get_caller_identity()
+        self.sb.set_faults({"rules": []})
+        ec2.describe_regions()
+
     def test_dropped_connection(self):
         from botocore.exceptions import ConnectionClosedError, EndpointConnectionError
         self.sb.set_faults({"drop_rate": 1})
