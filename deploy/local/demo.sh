@@ -2,13 +2,19 @@
 # The main command: installs missing packages, builds Escher (Release) and
 # brings up the local stack under .escher-local/: its own PostgreSQL (with
 # Escher's migrations applied) and Redis on loopback, escher-sandbox
-# simulating a small AWS organization, escher-api and two escher-workers.
-# Then it runs the main job: a tenant is bootstrapped (once), the sandbox's
-# customer roles trust that tenant's ExternalId, and the organization is
-# onboarded through discovery (POST /v1/discovery -> a worker assumes the
-# management account's read-only role, lists the accounts, registers each
-# and verifies its role); it prints the accounts and their verification
-# status. The stack keeps running; .escher-local/env has ESCHER_URL,
+# simulating a small AWS organization, escher-api, two escher-workers and
+# escher-scheduler. Then it runs the main job: a tenant is bootstrapped
+# (once), the sandbox's customer roles trust that tenant's ExternalId, and the
+# organization is onboarded through discovery (POST /v1/discovery -> a worker
+# assumes the management account's read-only role, lists the accounts,
+# registers each and verifies its role); it prints the accounts and their
+# verification status. Then it makes a schedule a few seconds ahead (stop the
+# env=dev instances in us-east-1 and eu-west-1 across the organization), sends
+# nothing while it waits for the fire, and prints the run the scheduler and the
+# workers made of it, resource by resource. A run on a stack already up finds
+# the dev instances stopped by the previous one ("nothing to do"); after
+# `stack.sh stop` the sandbox starts again from its seed, instances running.
+# The stack keeps running; .escher-local/env has ESCHER_URL,
 # ESCHER_TOKEN (a manager's), ESCHER_SANDBOX_URL, ESCHER_SANDBOX_ADMIN_URL,
 # AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE to `source`. Safe to run
 # again: what is already running is left as it is.
@@ -58,6 +64,16 @@ fi
 TOKEN=$(sed -n 's/^api_token: //p' "$TENANT_FILE")
 EXTERNAL_ID=$(sed -n 's/^external_id: //p' "$TENANT_FILE")
 
+# The master key seals notification channels' secrets (docs/notifications.md);
+# made once, kept (0600), given to escher-api and the workers by environment
+# (not argv, which ps shows).
+KEY_FILE=$LOCAL/master-key
+if [ ! -s "$KEY_FILE" ]; then
+  (umask 077 && /usr/bin/python3 -c 'import os; print(os.urandom(32).hex())' >"$KEY_FILE.tmp")
+  mv "$KEY_FILE.tmp" "$KEY_FILE"
+fi
+MASTER_KEY=$(cat "$KEY_FILE")
+
 # The sandbox's customer roles trust the tenant's ExternalId, as a customer's
 # CloudFormation stack would (deploy/aws/customer-role.yaml).
 if [ "$(cat "$LOCAL/sandbox/external-id" 2>/dev/null)" != "$EXTERNAL_ID" ]; then
@@ -79,16 +95,22 @@ MGMT_ID=$(/usr/bin/aws --profile mgmt --endpoint-url "$ENDPOINT" sts get-caller-
 REDIS_URL=redis://127.0.0.1:$(cat "$LOCAL/redis/port")/0
 
 proc_status "$LOCAL/run" escher-api >/dev/null 2>&1 ||
-  proc_start "$LOCAL/run" escher-api "$BIN/api/escher-api" --database-url "$DATABASE_URL" \
+  ESCHER_API_MASTER_KEY=$MASTER_KEY proc_start "$LOCAL/run" escher-api "$BIN/api/escher-api" \
+    --database-url "$DATABASE_URL" \
     --redis-url "$REDIS_URL" --port "$API_PORT" --escher-principal-arn "$HUB_ARN"
 # The workers act as the hub principal of the sandbox (the default credential
 # chain reads the profile), the identity customer roles trust.
 for w in 1 2; do
   proc_status "$LOCAL/run" "escher-worker-$w" >/dev/null 2>&1 ||
-    AWS_PROFILE=hub proc_start "$LOCAL/run" "escher-worker-$w" "$BIN/worker/escher-worker" \
+    AWS_PROFILE=hub ESCHER_WORKER_MASTER_KEY=$MASTER_KEY proc_start "$LOCAL/run" \
+      "escher-worker-$w" "$BIN/worker/escher-worker" \
       --database-url "$DATABASE_URL" --redis-url "$REDIS_URL" --endpoint-url "$ENDPOINT" \
       --region us-east-1
 done
+# The scheduler needs only the database (it takes the escher_worker role).
+proc_status "$LOCAL/run" escher-scheduler >/dev/null 2>&1 ||
+  proc_start "$LOCAL/run" escher-scheduler "$BIN/scheduler/escher-scheduler" \
+    --database-url "$DATABASE_URL"
 API=http://127.0.0.1:$API_PORT
 for _ in $(seq 1 100); do
   curl -fs "$API/readyz" >/dev/null 2>&1 && break
@@ -146,9 +168,85 @@ for a in rows:
                  a["last_error"] or ""))'
 [ "$state" = succeeded ] || { echo "discovery did not succeed; see deploy/local/stack.sh logs" >&2; exit 1; }
 
+echo
+echo "== a schedule a few seconds ahead: POST /v1/schedules"
+# A one-off run_at on the real clock (the scheduler reads the database's
+# now()); the same works for a cron expression in any zone.
+FIRE_IN=6
+RUN_AT=$(date -u -d "+$FIRE_IN seconds" +%Y-%m-%dT%H:%M:%SZ)
+schedule=$(curl -fsS "${auth[@]}" -X POST "$API/v1/schedules" -d @- <<JSON
+{"name": "demo: stop dev instances at $RUN_AT", "run_at": "$RUN_AT", "time_zone": "Europe/Berlin",
+ "operation": "ec2.stop", "params": {},
+ "target": {"accounts": "all", "regions": ["us-east-1", "eu-west-1"],
+            "selector": {"tags": {"env": ["dev"]}}}}
+JSON
+)
+SCHEDULE=$(echo "$schedule" | /usr/bin/python3 -c "import json, sys; print(json.load(sys.stdin)['id'])")
+echo "$schedule" | /usr/bin/python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+t = s["target"]
+print("schedule %s: %s on %s instances, accounts %s, regions %s" % (
+    s["id"], s["operation"], ", ".join("%s=%s" % (k, "|".join(v)) for k, v in t["selector"]["tags"].items()),
+    t["accounts"], ", ".join(t["regions"])))
+print("  fires once at %s (run_at %s, zone %s), by %s" % (s["next_fire_at"], s["run_at"], s["time_zone"], s["created_by"]))'
+echo
+echo "== no client is running: this script sends nothing until the fire; escher-scheduler"
+echo "   turns the schedule into a job at $RUN_AT and the workers run it"
+fire=$(date -u -d "$RUN_AT" +%s)
+while [ "$(date +%s)" -lt "$fire" ]; do
+  [ -t 1 ] && printf '\r   %2d s to go ' $((fire - $(date +%s)))
+  sleep 1
+done
+[ -t 1 ] && printf '\r'
+echo "   $RUN_AT: due"
+# The scheduler's own word, from its log (reading a file is not a client).
+for _ in $(seq 1 100); do
+  line=$(grep '"msg":"schedules fired"' "$LOCAL/run/escher-scheduler.log" 2>/dev/null | tail -n 1 || true)
+  [ -n "$line" ] && [[ "$line" > "{\"ts\":\"${RUN_AT%Z}" ]] && break
+  line=
+  sleep 0.1
+done
+[ -n "$line" ] || { echo "escher-scheduler did not fire; see $LOCAL/run/escher-scheduler.log" >&2; exit 1; }
+echo "   escher-scheduler: $line"
+echo
+echo "== the run: GET /v1/jobs?kind=ops.run, then GET /v1/jobs/{id}"
+run=
+for _ in $(seq 1 300); do
+  run=$(curl -fsS "${auth[@]}" "$API/v1/jobs?kind=ops.run&limit=20" | SCHEDULE=$SCHEDULE /usr/bin/python3 -c '
+import json, os, sys
+for j in json.load(sys.stdin)["items"]:
+    if (j.get("payload") or {}).get("schedule") == os.environ["SCHEDULE"]:
+        print(j["id"], j["state"])
+        break')
+  case $run in *" succeeded" | *" failed" | *" cancelled") break ;; esac
+  sleep 0.2
+done
+[ -n "$run" ] || { echo "no job for schedule $SCHEDULE; see deploy/local/stack.sh logs" >&2; exit 1; }
+RUN_JOB=${run%% *}
+curl -fsS "${auth[@]}" "$API/v1/jobs/$RUN_JOB" | /usr/bin/python3 -c '
+import json, sys
+j = json.load(sys.stdin)
+r = j.get("result") or {}
+print("run %s (%s): %s, created %s by %s, finished %s, %d steps" % (
+    j["id"], j["kind"], j["state"], j["created_at"], j["created_by"], j["finished_at"], len(j["steps"])))
+print("  counts: %s" % json.dumps(r.get("counts"), sort_keys=True))
+fmt = "  %-13s %-10s %-20s %-24s %s"
+print(fmt % ("ACCOUNT", "REGION", "INSTANCE", "BEFORE -> AFTER", "OUTCOME"))
+for x in sorted(r.get("resources", []), key=lambda x: (x["account"], x["region"], x["id"])):
+    why = x.get("reason") or x.get("error")
+    print(fmt % (x["account"], x["region"], x["id"],
+                 "%s -> %s" % (x.get("before"), x.get("after") or x.get("before")),
+                 x["outcome"] + (" (%s)" % why if why else "")))
+for e in r.get("errors", []):
+    print("  error in %s %s: %s" % (e.get("account"), e.get("region"), e.get("error")))
+print("  (after = what EC2 answered: a stopping instance is stopped a few seconds later)")'
+[ "${run#* }" = succeeded ] || { echo "the run did not succeed; see deploy/local/stack.sh logs" >&2; exit 1; }
+
 cat <<MSG
 
-Escher's local stack is up and the sandbox organization is onboarded.
+Escher's local stack is up, the sandbox organization is onboarded, and schedule
+$SCHEDULE fired and ran with no client (run $RUN_JOB).
   api:      $API (token of manager@demo.example in $LOCAL/env)
   database: $DATABASE_URL
   redis:    $REDIS_URL
@@ -157,6 +255,7 @@ Escher's local stack is up and the sandbox organization is onboarded.
 Use it:
   source $LOCAL/env
   curl -H "Authorization: Bearer \$ESCHER_TOKEN" \$ESCHER_URL/v1/accounts
+  curl -H "Authorization: Bearer \$ESCHER_TOKEN" \$ESCHER_URL/v1/jobs/$RUN_JOB
   aws --profile mgmt --endpoint-url \$ESCHER_SANDBOX_URL ec2 describe-instances
 Manage it with deploy/local/stack.sh status|stop|logs.
 MSG

@@ -21,13 +21,13 @@ status)
   pg_status "$LOCAL/pg" || rc=1
   redis_status "$LOCAL/redis" || rc=1
   sandbox_status "$LOCAL/sandbox" || rc=1
-  for d in escher-api escher-worker-1 escher-worker-2; do
+  for d in escher-api escher-worker-1 escher-worker-2 escher-scheduler; do
     proc_status "$LOCAL/run" "$d" || rc=1
   done
   exit $rc
   ;;
 stop)
-  for d in escher-worker-1 escher-worker-2 escher-api; do
+  for d in escher-scheduler escher-worker-1 escher-worker-2 escher-api; do
     proc_stop "$LOCAL/run" "$d"
   done
   sandbox_stop "$LOCAL/sandbox"
