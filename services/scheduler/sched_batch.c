@@ -5,6 +5,7 @@
 
 #include "core/strbuf.h"
 #include "core/timeutil.h"
+#include "core/xmalloc.h"
 #include "cron/cron.h"
 #include "db/db.h"
 #include "queue/queue.h"
@@ -88,156 +89,312 @@ static char *payload_of(const due_row *r, const char *fire_iso, err *e)
     return text;
 }
 
-/* Records the fire and queues its job, unless the fire was recorded
- * already (then *job is ""). */
-static bool fire(const sched_batch_env *env, const due_row *r, time_t at, char job[QUEUE_ID_LEN],
-                 err *e)
+/* A PostgreSQL array literal built element by element, to pass a column of
+ * the batch as one parameter: a batch costs a few statements whatever its
+ * size, not a few per fire (PostgreSQL parsing, planning and running each
+ * for one row was most of a fire's cost: docs/performance.md). */
+typedef struct pgarr {
+    strbuf sb;
+    size_t n;
+} pgarr;
+
+static void arr_init(pgarr *a)
 {
-    job[0] = '\0';
-    char at_s[24], iso[TIMEUTIL_ISO8601_LEN];
-    snprintf(at_s, sizeof at_s, "%" PRId64, (int64_t)at);
-    timeutil_format_iso8601(at, iso);
-    const char *p[3] = {r->id, at_s, r->tenant};
+    strbuf_init(&a->sb);
+    strbuf_putc(&a->sb, '{');
+    a->n = 0;
+}
+
+/* NULL stays SQL NULL; anything else is double-quoted with " and \ escaped. */
+static void arr_put(pgarr *a, const char *v)
+{
+    if (a->n++ > 0)
+        strbuf_putc(&a->sb, ',');
+    if (v == NULL) {
+        strbuf_puts(&a->sb, "NULL");
+        return;
+    }
+    strbuf_putc(&a->sb, '"');
+    for (; *v; v++) {
+        if (*v == '"' || *v == '\\')
+            strbuf_putc(&a->sb, '\\');
+        strbuf_putc(&a->sb, *v);
+    }
+    strbuf_putc(&a->sb, '"');
+}
+
+static void arr_put_int(pgarr *a, int64_t v)
+{
+    char s[24];
+    snprintf(s, sizeof s, "%" PRId64, v);
+    arr_put(a, s);
+}
+
+static const char *arr_end(pgarr *a)
+{
+    strbuf_putc(&a->sb, '}');
+    return strbuf_str(&a->sb);
+}
+
+/* One leased schedule and what the batch does with it. */
+typedef struct sched_row {
+    due_row r;
+    sched_plan pl;
+    err why;      /* set (why.code != 0) when it cannot be evaluated: it stops */
+    size_t fire0; /* index of its first fire in the batch's fire list */
+} sched_row;
+
+/* One fire of the batch. */
+typedef struct fire_item {
+    size_t row;
+    time_t at;
+    bool fresh;             /* recorded now (not by an earlier scheduler) */
+    char job[QUEUE_ID_LEN]; /* the job, when fresh */
+    char iso[TIMEUTIL_ISO8601_LEN];
+} fire_item;
+
+/* Plans one leased schedule: pl filled, or why set. */
+static void plan_row(const sched_batch_env *env, sched_row *sr)
+{
+    const due_row *r = &sr->r;
+    sched_timing t = {.due = r->due, .window_s = r->window_s, .threshold_s = env->threshold_s};
+    cron_expr *c = NULL;
+    if (!sched_policy_parse(r->policy, &t.policy)) {
+        err_set(&sr->why, ERR_INVALID, "unknown missed-fire policy '%s'", r->policy);
+        return;
+    }
+    if (r->cron) {
+        t.zone = sched_zones_get(env->zones, r->zone, &sr->why);
+        if (t.zone == NULL || !cron_parse(r->cron, &c, &sr->why))
+            return;
+        t.cron = c;
+    }
+    bool planned = sched_plan_make(&t, r->now, &sr->pl, &sr->why);
+    cron_free(c);
+    if (!planned) {
+        sched_plan_clear(&sr->pl);
+        return;
+    }
+    if (sr->pl.missed || sr->pl.older)
+        log_warn(env->log, "missed fires", LOG_STR("schedule_id", r->id),
+                 LOG_STR("tenant_id", r->tenant), LOG_STR("policy", r->policy),
+                 LOG_INT("late_s", (int64_t)(r->now - r->due)), LOG_INT("run", sr->pl.nfires),
+                 LOG_INT("not_run", sr->pl.missed), LOG_BOOL("older_not_run", sr->pl.older));
+}
+
+/* Records every fire of the batch in one statement, ON CONFLICT DO NOTHING:
+ * marks the fires recorded now (fresh); the others were recorded before, by
+ * another scheduler, and make no second job. */
+static bool record_fires(const sched_batch_env *env, const sched_row *rows, fire_item *fires,
+                         size_t nf, err *e)
+{
+    pgarr ids, ats, tenants;
+    arr_init(&ids);
+    arr_init(&ats);
+    arr_init(&tenants);
+    for (size_t k = 0; k < nf; k++) {
+        arr_put(&ids, rows[fires[k].row].r.id);
+        arr_put_int(&ats, (int64_t)fires[k].at);
+        arr_put(&tenants, rows[fires[k].row].r.tenant);
+    }
+    const char *p[3] = {arr_end(&ids), arr_end(&ats), arr_end(&tenants)};
     PGresult *res = db_query(env->db,
-                             "INSERT INTO schedule_fires (schedule_id, fire_at, tenant_id)"
-                             " VALUES ($1::uuid, to_timestamp($2::bigint), $3::uuid)"
-                             " ON CONFLICT (schedule_id, fire_at) DO NOTHING RETURNING 1",
+                             "WITH src AS (SELECT s, to_timestamp(at) AS at, t, ord"
+                             "               FROM unnest($1::uuid[], $2::bigint[], $3::uuid[])"
+                             "                    WITH ORDINALITY AS u(s, at, t, ord)),"
+                             " ins AS (INSERT INTO schedule_fires (schedule_id, fire_at, tenant_id)"
+                             "         SELECT s, at, t FROM src"
+                             "         ON CONFLICT (schedule_id, fire_at) DO NOTHING"
+                             "         RETURNING schedule_id, fire_at)"
+                             " SELECT src.ord FROM src JOIN ins ON ins.schedule_id = src.s"
+                             "                                 AND ins.fire_at = src.at",
                              3, p, e);
+    strbuf_free(&ids.sb);
+    strbuf_free(&ats.sb);
+    strbuf_free(&tenants.sb);
     if (res == NULL)
         return false;
-    bool fresh = PQntuples(res) == 1;
-    PQclear(res);
-    if (!fresh) {
-        log_info(env->log, "fire already recorded: no second job", LOG_STR("schedule_id", r->id),
-                 LOG_STR("fire_at", iso));
-        return true;
+    for (int i = 0; i < PQntuples(res); i++) {
+        long ord = strtol(PQgetvalue(res, i, 0), NULL, 10);
+        if (ord >= 1 && (size_t)ord <= nf)
+            fires[ord - 1].fresh = true;
     }
-    char *payload = payload_of(r, iso, e);
-    if (payload == NULL)
-        return false;
-    char key[QUEUE_ID_LEN + 40];
-    snprintf(key, sizeof key, "schedule:%s:%s", r->id, iso);
-    queue_new_job nj = {.tenant_id = r->tenant,
-                        .kind = SCHED_JOB_KIND,
-                        .payload_json = payload,
-                        .idempotency_key = key,
-                        .created_by = r->created_by};
-    bool duplicate = false;
-    bool ok = queue_enqueue(env->db, &nj, job, &duplicate, e);
-    free(payload);
-    if (!ok)
-        return err_prefix(e, "schedule %s fire %s", r->id, iso);
-    log_debug(env->log, "schedule fired", LOG_STR("schedule_id", r->id),
-              LOG_STR("tenant_id", r->tenant), LOG_STR("fire_at", iso), LOG_STR("job_id", job),
-              LOG_BOOL("duplicate", duplicate));
+    PQclear(res);
     return true;
 }
 
-/* Moves the schedule on: next fire (or none), the latest fire that ran,
- * last_error, and the job of each fire recorded in this batch. */
-static bool advance(const sched_batch_env *env, const due_row *r, const sched_plan *pl,
-                    const char (*jobs)[QUEUE_ID_LEN], const char *error)
+static int by_tenant(const void *a, const void *b, void *rows)
 {
-    char next[24], last[24];
-    snprintf(next, sizeof next, "%" PRId64, (int64_t)pl->next);
-    snprintf(last, sizeof last, "%" PRId64, pl->nfires ? (int64_t)pl->fires[pl->nfires - 1] : 0);
-    strbuf ats = STRBUF_INIT, ids = STRBUF_INIT;
-    strbuf_putc(&ats, '{');
-    strbuf_putc(&ids, '{');
+    const fire_item *x = *(fire_item *const *)a, *y = *(fire_item *const *)b;
+    const sched_row *r = rows;
+    return strcmp(r[x->row].r.tenant, r[y->row].r.tenant);
+}
+
+/* Queues the fresh fires' jobs: one queue_enqueue_many per tenant of the
+ * batch (joining the transaction), not one queue_enqueue per fire. */
+static bool enqueue_jobs(const sched_batch_env *env, sched_row *rows, fire_item *fires, size_t nf,
+                         err *e)
+{
+    fire_item **fresh = xcalloc(nf ? nf : 1, sizeof *fresh);
     size_t n = 0;
-    for (size_t i = 0; i < pl->nfires; i++) {
-        if (!jobs[i][0])
+    for (size_t k = 0; k < nf; k++) {
+        if (fires[k].fresh) {
+            fresh[n++] = &fires[k];
             continue;
-        strbuf_printf(&ats, "%s%" PRId64, n ? "," : "", (int64_t)pl->fires[i]);
-        strbuf_printf(&ids, "%s%s", n ? "," : "", jobs[i]);
-        n++;
+        }
+        log_info(env->log, "fire already recorded: no second job",
+                 LOG_STR("schedule_id", rows[fires[k].row].r.id), LOG_STR("fire_at", fires[k].iso));
     }
-    strbuf_putc(&ats, '}');
-    strbuf_putc(&ids, '}');
-    const char *p[6] = {r->id, pl->has_next ? next : NULL, pl->nfires ? last : NULL,
-                        error, strbuf_str(&ats),           strbuf_str(&ids)};
-    err e = {0};
-    bool ok = db_exec(env->db,
-                      "WITH fired AS ("
-                      "  UPDATE schedule_fires f SET job_id = j.job"
-                      "    FROM unnest($5::bigint[], $6::uuid[]) AS j(at, job)"
-                      "   WHERE f.schedule_id = $1::uuid AND f.fire_at = to_timestamp(j.at))"
-                      " UPDATE schedules SET next_fire_at = to_timestamp($2::bigint),"
-                      "        last_fire_at = COALESCE(to_timestamp($3::bigint), last_fire_at),"
-                      "        last_error = $4"
-                      "  WHERE id = $1::uuid",
-                      6, p, NULL, &e);
-    strbuf_free(&ats);
-    strbuf_free(&ids);
-    if (!ok)
-        log_error(env->log, "cannot advance a schedule", LOG_STR("schedule_id", r->id),
-                  LOG_STR("error", e.message));
+    qsort_r(fresh, n, sizeof *fresh, by_tenant, rows);
+    queue_new_job *jobs = xcalloc(n ? n : 1, sizeof *jobs);
+    char **payloads = xcalloc(n ? n : 1, sizeof *payloads);
+    char(*keys)[QUEUE_ID_LEN + 40] = xcalloc(n ? n : 1, sizeof *keys);
+    char(*ids)[QUEUE_ID_LEN] = xcalloc(n ? n : 1, sizeof *ids);
+    bool ok = true;
+    for (size_t i = 0; ok && i < n; i++) {
+        const due_row *r = &rows[fresh[i]->row].r;
+        payloads[i] = payload_of(r, fresh[i]->iso, e);
+        ok = payloads[i] != NULL;
+        snprintf(keys[i], sizeof keys[i], "schedule:%s:%s", r->id, fresh[i]->iso);
+        jobs[i] = (queue_new_job){.tenant_id = r->tenant,
+                                  .kind = SCHED_JOB_KIND,
+                                  .payload_json = payloads[i],
+                                  .idempotency_key = keys[i],
+                                  .created_by = r->created_by};
+    }
+    for (size_t i = 0; ok && i < n;) {
+        size_t j = i + 1;
+        while (j < n && j - i < QUEUE_BATCH_MAX &&
+               strcmp(jobs[j].tenant_id, jobs[i].tenant_id) == 0)
+            j++;
+        ok = queue_enqueue_many(env->db, jobs + i, j - i, ids + i, NULL, e);
+        if (!ok)
+            err_prefix(e, "queueing %zu fires of tenant %s", j - i, jobs[i].tenant_id);
+        for (size_t k = i; ok && k < j; k++) {
+            memcpy(fresh[k]->job, ids[k], QUEUE_ID_LEN);
+            log_debug(env->log, "schedule fired", LOG_STR("schedule_id", rows[fresh[k]->row].r.id),
+                      LOG_STR("tenant_id", jobs[k].tenant_id), LOG_STR("fire_at", fresh[k]->iso),
+                      LOG_STR("job_id", fresh[k]->job));
+        }
+        i = j;
+    }
+    for (size_t i = 0; i < n; i++)
+        free(payloads[i]);
+    free(payloads);
+    free(keys);
+    free(ids);
+    free(jobs);
+    free(fresh);
     return ok;
 }
 
-/* A schedule that cannot be evaluated stops firing with the reason shown.
- * False (e set) when even that cannot be written. */
-static bool stop_schedule(const sched_batch_env *env, const due_row *r, const err *why, err *e)
+/* Moves every schedule of the batch on in one statement: next fire (or
+ * none), the latest fire that ran, last_error, and each fresh fire's job. */
+static bool advance_all(const sched_batch_env *env, const sched_row *rows, size_t n,
+                        const fire_item *fires, size_t nf, err *e)
 {
-    log_error(env->log, "schedule cannot be evaluated: it stops firing",
-              LOG_STR("schedule_id", r->id), LOG_STR("tenant_id", r->tenant),
-              LOG_STR("error", why->message));
-    sched_plan none = {0};
-    if (!advance(env, r, &none, NULL, why->message))
-        return err_set(e, ERR_IO, "stopping schedule %s", r->id);
-    return true;
+    pgarr ids, next, last, error, fs, fat, fjob;
+    pgarr *all[] = {&ids, &next, &last, &error, &fs, &fat, &fjob};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        arr_init(all[i]);
+    for (size_t i = 0; i < n; i++) {
+        const sched_row *sr = &rows[i];
+        arr_put(&ids, sr->r.id);
+        if (sr->why.code) {
+            arr_put(&next, NULL);
+            arr_put(&last, NULL);
+            arr_put(&error, sr->why.message);
+            continue;
+        }
+        const sched_plan *pl = &sr->pl;
+        if (pl->has_next)
+            arr_put_int(&next, (int64_t)pl->next);
+        else
+            arr_put(&next, NULL);
+        if (pl->nfires)
+            arr_put_int(&last, (int64_t)pl->fires[pl->nfires - 1]);
+        else
+            arr_put(&last, NULL);
+        /* cron_next looks 5 years ahead; an expression with nothing there ends. */
+        arr_put(&error, sr->r.cron && !pl->has_next
+                            ? "the expression has no fire in the next 5 years"
+                            : NULL);
+    }
+    for (size_t k = 0; k < nf; k++) {
+        if (!fires[k].fresh)
+            continue;
+        arr_put(&fs, rows[fires[k].row].r.id);
+        arr_put_int(&fat, (int64_t)fires[k].at);
+        arr_put(&fjob, fires[k].job);
+    }
+    const char *p[7];
+    for (size_t i = 0; i < 7; i++)
+        p[i] = arr_end(all[i]);
+    bool ok = db_exec(env->db,
+                      "WITH fired AS ("
+                      "  UPDATE schedule_fires f SET job_id = j.job"
+                      "    FROM unnest($5::uuid[], $6::bigint[], $7::uuid[]) AS j(s, at, job)"
+                      "   WHERE f.schedule_id = j.s AND f.fire_at = to_timestamp(j.at))"
+                      " UPDATE schedules s SET next_fire_at = to_timestamp(a.next),"
+                      "        last_fire_at = COALESCE(to_timestamp(a.last), s.last_fire_at),"
+                      "        last_error = a.error"
+                      "   FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::text[])"
+                      "        AS a(id, next, last, error)"
+                      "  WHERE s.id = a.id",
+                      7, p, NULL, e);
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        strbuf_free(&all[i]->sb);
+    if (!ok)
+        err_prefix(e, "advancing %zu schedules", n);
+    return ok;
 }
 
-/* Plans and fires one leased schedule. False only for a database failure
- * (the batch is then rolled back); *e says why. */
-static bool run_schedule(const sched_batch_env *env, const due_row *r, sched_batch_result *out,
-                         err *e)
+/* Plans, records, queues and advances the leased rows. False only for a
+ * database failure (the batch is then rolled back); *e says why. */
+static bool run_rows(const sched_batch_env *env, sched_row *rows, size_t n, sched_batch_result *out,
+                     err *e)
 {
-    sched_timing t = {.due = r->due, .window_s = r->window_s, .threshold_s = env->threshold_s};
-    err why = {0};
-    cron_expr *c = NULL;
-    if (!sched_policy_parse(r->policy, &t.policy)) {
-        err_set(&why, ERR_INVALID, "unknown missed-fire policy '%s'", r->policy);
-        return stop_schedule(env, r, &why, e);
+    size_t nf = 0;
+    for (size_t i = 0; i < n; i++) {
+        plan_row(env, &rows[i]);
+        if (rows[i].why.code) {
+            log_error(env->log, "schedule cannot be evaluated: it stops firing",
+                      LOG_STR("schedule_id", rows[i].r.id), LOG_STR("tenant_id", rows[i].r.tenant),
+                      LOG_STR("error", rows[i].why.message));
+            continue;
+        }
+        rows[i].fire0 = nf;
+        nf += rows[i].pl.nfires;
+        out->missed += rows[i].pl.missed;
     }
-    if (r->cron) {
-        t.zone = sched_zones_get(env->zones, r->zone, &why);
-        if (t.zone == NULL || !cron_parse(r->cron, &c, &why))
-            return stop_schedule(env, r, &why, e);
-        t.cron = c;
+    fire_item *fires = xcalloc(nf ? nf : 1, sizeof *fires);
+    for (size_t i = 0; i < n; i++) {
+        if (rows[i].why.code)
+            continue;
+        for (size_t j = 0; j < rows[i].pl.nfires; j++) {
+            fire_item *f = &fires[rows[i].fire0 + j];
+            f->row = i;
+            f->at = rows[i].pl.fires[j];
+            timeutil_format_iso8601(f->at, f->iso);
+        }
     }
-    sched_plan pl;
-    bool planned = sched_plan_make(&t, r->now, &pl, &why);
-    cron_free(c);
-    if (!planned) {
-        sched_plan_clear(&pl);
-        return stop_schedule(env, r, &why, e);
+    bool ok = (nf == 0 ||
+               (record_fires(env, rows, fires, nf, e) && enqueue_jobs(env, rows, fires, nf, e))) &&
+              advance_all(env, rows, n, fires, nf, e);
+    if (ok) {
+        for (size_t k = 0; k < nf; k++)
+            out->jobs += fires[k].fresh;
+        /* Each schedule's latest fire: how late its schedule now runs. */
+        int64_t now_ms = timeutil_now_ms();
+        for (size_t i = 0; i < n; i++) {
+            if (rows[i].why.code || rows[i].pl.nfires == 0)
+                continue;
+            int64_t lag = now_ms - (int64_t)rows[i].pl.fires[rows[i].pl.nfires - 1] * 1000;
+            if (lag > out->max_lag_ms)
+                out->max_lag_ms = lag;
+        }
     }
-    if (pl.missed || pl.older)
-        log_warn(env->log, "missed fires", LOG_STR("schedule_id", r->id),
-                 LOG_STR("tenant_id", r->tenant), LOG_STR("policy", r->policy),
-                 LOG_INT("late_s", (int64_t)(r->now - r->due)), LOG_INT("run", pl.nfires),
-                 LOG_INT("not_run", pl.missed), LOG_BOOL("older_not_run", pl.older));
-    char(*jobs)[QUEUE_ID_LEN] = calloc(pl.nfires ? pl.nfires : 1, sizeof *jobs);
-    bool ok = jobs != NULL;
-    for (size_t i = 0; ok && i < pl.nfires; i++) {
-        ok = fire(env, r, pl.fires[i], jobs[i], e);
-        if (ok && jobs[i][0])
-            out->jobs++;
-    }
-    /* cron_next looks 5 years ahead; an expression with nothing there ends. */
-    const char *ended =
-        r->cron && !pl.has_next ? "the expression has no fire in the next 5 years" : NULL;
-    if (ok && !advance(env, r, &pl, (const char(*)[QUEUE_ID_LEN])jobs, ended))
-        ok = err_set(e, ERR_IO, "advancing schedule %s", r->id);
-    if (ok && pl.nfires) {
-        int64_t lag = timeutil_now_ms() - (int64_t)pl.fires[pl.nfires - 1] * 1000;
-        if (lag > out->max_lag_ms)
-            out->max_lag_ms = lag;
-    }
-    out->missed += pl.missed;
-    free(jobs);
-    sched_plan_clear(&pl);
+    free(fires);
     return ok;
 }
 
@@ -255,12 +412,15 @@ bool sched_batch_run(const sched_batch_env *env, int batch, sched_batch_result *
     bool ok =
         db_exec(env->db, "SELECT set_config('escher.scheduler', 'on', true)", 0, NULL, NULL, e) &&
         (res = db_query(env->db, lease_sql, 1, p, e)) != NULL;
-    int n = ok ? PQntuples(res) : 0;
-    for (int i = 0; ok && i < n; i++) {
-        due_row r;
-        read_row(res, i, &r);
-        ok = run_schedule(env, &r, out, e);
-    }
+    size_t n = ok ? (size_t)PQntuples(res) : 0;
+    sched_row *rows = xcalloc(n ? n : 1, sizeof *rows);
+    for (size_t i = 0; i < n; i++)
+        read_row(res, (int)i, &rows[i].r);
+    if (ok && n > 0)
+        ok = run_rows(env, rows, n, out, e);
+    for (size_t i = 0; i < n; i++)
+        sched_plan_clear(&rows[i].pl);
+    free(rows);
     PQclear(res);
     if (ok && !db_commit(env->db, e))
         ok = false;
@@ -270,7 +430,7 @@ bool sched_batch_run(const sched_batch_env *env, int batch, sched_batch_result *
         memset(out, 0, sizeof *out);
         return false;
     }
-    out->schedules = (size_t)n;
+    out->schedules = n;
     return true;
 }
 

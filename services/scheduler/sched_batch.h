@@ -7,7 +7,10 @@
  * CONFLICT DO NOTHING (its primary key is the fire: a fire already recorded
  * makes no second job) and queued as an ops.run job (lib/queue, joining the
  * transaction; idempotency key "schedule:<id>:<fire time>", created_by the
- * schedule's author); then next_fire_at moves on. The transaction sets
+ * schedule's author); then next_fire_at moves on. Each of those steps is one
+ * statement for the whole batch (arrays unnested), not one per fire: a
+ * per-fire statement cost PostgreSQL more than the row it wrote. The
+ * transaction sets
  * escher.scheduler so the schedules' NOTIFY trigger does not wake the
  * schedulers for these advances.
  *
