@@ -448,8 +448,15 @@ static void on_wait(evutil_socket_t fd, short what, void *arg)
     ops_item *it = arg;
     /* The timer holds no reference: job_ops_free deletes it, so the job is
      * still here, but it may have ended (cancel, lost lease). */
-    if (it->run->j->ended)
+    wjob *j = it->run->j;
+    if (j->ended)
         return;
+    if (j->cancel_requested) {
+        /* A wait can last minutes: a cancel is heard here too, not only at
+         * the next step's beginning. */
+        wjob_fail(j, "cancelled by request", false, NULL, NULL);
+        return;
+    }
     recheck(it);
 }
 

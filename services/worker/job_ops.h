@@ -25,6 +25,13 @@
  * tags.apply, ebs.delete_unattached) makes each a step of its own, named
  * "<op>:<account>:<region>:<id>:<verb>" after the first, re-checked before
  * each; the result keeps one entry per resource with the phases' details.
+ * A phase may make no call (ec2.resize's check, which records the state
+ * before the job in its step's detail, and its waits), pass (OPS_PASS), or
+ * wait (OPS_WAIT): the resource is read again after the executor's wait_ms
+ * on an event timer of the worker's loop, nothing blocking, and the phase
+ * fails as transient after wait_max_ms. On a retry the first phase's
+ * recorded "before" is restored (ops_resource.before), so ec2.resize still
+ * restarts only what was running when the job began.
  *
  * Dry run: the same session and listing; no step; for each resource the
  * action goes with EC2's DryRun=true (services without DryRun, RDS and Auto
