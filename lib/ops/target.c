@@ -140,6 +140,28 @@ static bool value_ok(const char *s, const char *where, size_t i, err *e)
     return err_set(e, ERR_INVALID, "%s[%zu] is longer than 256 characters", where, i);
 }
 
+/* n (4..32) lower-case letters and digits at s. */
+static bool ou_chars(const char *s, size_t n)
+{
+    if (n < 4 || n > 32)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!islower((unsigned char)s[i]) && !isdigit((unsigned char)s[i]))
+            return false;
+    return true;
+}
+
+bool target_ou_id_ok(const char *id)
+{
+    if (strncmp(id, "r-", 2) == 0)
+        return ou_chars(id + 2, strlen(id + 2));
+    if (strncmp(id, "ou-", 3) != 0)
+        return false;
+    const char *dash = strchr(id + 3, '-');
+    return dash && ou_chars(id + 3, (size_t)(dash - (id + 3))) && strlen(dash + 1) >= 8 &&
+           ou_chars(dash + 1, strlen(dash + 1));
+}
+
 static bool parse_accounts(const json_t *a, target *t, err *e)
 {
     if (json_is_string(a)) {
@@ -156,16 +178,17 @@ static bool parse_accounts(const json_t *a, target *t, err *e)
         static const char *const known[] = {"ou", NULL};
         if (!only_known(a, "target.accounts", known, e))
             return false;
+        if (json_object_get(a, "ou") == NULL)
+            return err_set(e, ERR_INVALID,
+                           "target.accounts has no 'ou': want {\"ou\": \"ou-...\"} or "
+                           "{\"ou\": \"r-...\"}");
         const char *ou = json_string_value(json_object_get(a, "ou"));
-        size_t n = ou ? strlen(ou) : 0;
-        bool ok = ou && n >= 8 && n <= 68 && strncmp(ou, "ou-", 3) == 0;
-        for (size_t i = 3; ok && i < n; i++)
-            ok = islower((unsigned char)ou[i]) || isdigit((unsigned char)ou[i]) || ou[i] == '-';
-        if (!ok) {
+        if (ou == NULL || !target_ou_id_ok(ou)) {
             char *s = shown(json_object_get(a, "ou"));
             err_set(e, ERR_INVALID,
-                    "target.accounts.ou is %s: want an organizational unit id such as "
-                    "ou-ab12-cdef3456",
+                    "target.accounts.ou is %s: want an organizational unit id "
+                    "(ou-[0-9a-z]{4,32}-[0-9a-z]{8,32}, such as ou-ab12-cdef3456) or the root's "
+                    "(r-[0-9a-z]{4,32})",
                     s);
             free(s);
             return false;
@@ -361,14 +384,47 @@ static void expand_account(target_plan *p, const target *t, PGresult *r, int row
     json_decref(regions);
 }
 
+/* The accounts whose recorded OU path (aws_accounts.ou_path, written by
+ * org.discover) has t->ou anywhere on it, so nested OUs come along. Like
+ * "all", only verified accounts are taken and the others are left out
+ * silently (a disabled account is disabled on purpose); but when none of
+ * the OU's accounts is verified, each is reported, so the run says why it
+ * did nothing rather than succeeding empty. */
+static bool expand_ou(PGconn *db, const char *tenant_id, const target *t, target_plan *out, err *e)
+{
+    const char *p[2] = {tenant_id, t->ou};
+    PGresult *r = db_query(db,
+                           "SELECT id, account_id, role_arn, readonly_role_arn, status,"
+                           "       coalesce(array_to_json(regions), '[]')::text"
+                           " FROM aws_accounts WHERE tenant_id = $1"
+                           "   AND ou_path @> ARRAY[$2::text]"
+                           " ORDER BY account_id",
+                           2, p, e);
+    if (r == NULL)
+        return err_prefix(e, "expanding the target");
+    int rows = PQntuples(r), verified = 0;
+    for (int i = 0; i < rows; i++)
+        verified += strcmp(PQgetvalue(r, i, 4), "verified") == 0;
+    if (rows == 0) {
+        PQclear(r);
+        return err_set(e, ERR_INVALID,
+                       "target.accounts.ou: no registered account is in OU %s (OU membership "
+                       "comes from organization discovery; run one if the OU or its accounts "
+                       "are new)",
+                       t->ou);
+    }
+    for (int i = 0; i < rows; i++)
+        if (verified == 0 || strcmp(PQgetvalue(r, i, 4), "verified") == 0)
+            expand_account(out, t, r, i);
+    PQclear(r);
+    return true;
+}
+
 bool target_expand(PGconn *db, const char *tenant_id, const target *t, target_plan *out, err *e)
 {
     memset(out, 0, sizeof *out);
     if (t->accounts == TARGET_ACCOUNTS_OU)
-        return err_set(e, ERR_INVALID,
-                       "target.accounts.ou '%s': targets by organizational unit are not supported "
-                       "yet (Escher does not record OU membership); list the account ids",
-                       t->ou);
+        return expand_ou(db, tenant_id, t, out, e);
     strbuf ids = STRBUF_INIT;
     strbuf_puts(&ids, "{");
     for (size_t i = 0; i < t->naccount_ids; i++)

@@ -13,8 +13,11 @@
  *
  * Expansion turns a target into account x region work items from the
  * tenant's aws_accounts: "all" accounts = the tenant's verified accounts;
- * "all" regions = each account's regions column. Accounts named but not
- * registered, not verified or without regions are reported, not dropped. */
+ * {"ou": id} = the tenant's verified accounts whose ou_path (recorded by
+ * org.discover) contains id, nested OUs included ("r-..." is the root:
+ * every discovered account); "all" regions = each account's regions
+ * column. Accounts named but not registered, not verified or without
+ * regions are reported, not dropped. */
 #ifndef ESCHER_OPS_TARGET_H
 #define ESCHER_OPS_TARGET_H
 
@@ -69,6 +72,10 @@ typedef struct target {
  * regions, selector)". */
 bool target_parse(const json_t *j, target *out, err *e);
 
+/* Is id an OU id as Organizations writes it (ou-[0-9a-z]{4,32}-[0-9a-z]{8,32})
+ * or a root's (r-[0-9a-z]{4,32})? */
+bool target_ou_id_ok(const char *id);
+
 void target_clear(target *t);
 
 /* One account x region to run in. */
@@ -97,7 +104,8 @@ typedef struct target_plan {
  * aws_accounts; the worker's sees every tenant, so the tenant is in every
  * WHERE). Accounts in list order (else by account id), regions in the
  * target's order (else the account's). TARGET_ACCOUNTS_OU fails with
- * ERR_INVALID: Escher does not record OU membership yet. */
+ * ERR_INVALID "no registered account is in OU ..." when the tenant has no
+ * account recorded under it. */
 bool target_expand(PGconn *db, const char *tenant_id, const target *t, target_plan *out, err *e);
 
 void target_plan_clear(target_plan *p);

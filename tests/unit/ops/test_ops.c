@@ -228,9 +228,53 @@ static void test_targets(void **state)
     assert_false(ops_check_target(ops_find("ec2.stop"), &t, &e));
     assert_string_equal(e.message,
                         "target.selector.ids[0] is 'vol-1': ec2:instance ids start with 'i-'");
-    assert_false(target_expand(NULL, "t", &t, &(target_plan){0}, &e));
-    assert_non_null(strstr(e.message, "not supported yet"));
     target_clear(&t);
+    /* OU ids in Organizations' shapes: an OU's and the root's. */
+    target_ok("{\"accounts\": {\"ou\": \"r-ab12\"}, \"regions\": \"all\", "
+              "\"selector\": {\"state\": \"running\"}}",
+              &t);
+    assert_int_equal(t.accounts, TARGET_ACCOUNTS_OU);
+    assert_string_equal(t.ou, "r-ab12");
+    target_clear(&t);
+    target_ok("{\"accounts\": {\"ou\": \"ou-0123456789abcdef0123456789abcdef-"
+              "0123456789abcdef0123456789abcdef\"}, \"regions\": \"all\", "
+              "\"selector\": {\"state\": \"running\"}}",
+              &t);
+    target_clear(&t);
+    assert_true(target_ou_id_ok("ou-ab12-cdef3456"));
+    assert_true(target_ou_id_ok("r-0a9z"));
+    static const char *const bad_ous[] = {
+        "ou-ab1-cdef3456",  /* root part shorter than 4 */
+        "ou-ab12-cdef345",  /* OU part shorter than 8 */
+        "ou-AB12-cdef3456", /* upper case */
+        "ou-ab12cdef3456",  /* no second dash */
+        "ou-ab12-cdef-3456",
+        "ou--cdef3456",
+        "r-ab1",
+        "r-",
+        "r-ab12-x",
+        "o-ab12cdef",
+        "ou-0123456789abcdef0123456789abcdef0-cdef3456", /* 33 */
+        "",
+    };
+    for (size_t i = 0; i < sizeof bad_ous / sizeof bad_ous[0]; i++)
+        if (target_ou_id_ok(bad_ous[i]))
+            fail_msg("OU id '%s' accepted", bad_ous[i]);
+    target_bad("{\"accounts\": {\"ou\": \"ou-AB12-cdef3456\"}, \"regions\": \"all\", "
+               "\"selector\": {\"state\": \"x\"}}",
+               "target.accounts.ou is \"ou-AB12-cdef3456\": want an organizational unit id "
+               "(ou-[0-9a-z]{4,32}-[0-9a-z]{8,32}, such as ou-ab12-cdef3456) or the root's "
+               "(r-[0-9a-z]{4,32})");
+    target_bad("{\"accounts\": {\"ou\": 7}, \"regions\": \"all\", "
+               "\"selector\": {\"state\": \"x\"}}",
+               "target.accounts.ou is 7: want an organizational unit id "
+               "(ou-[0-9a-z]{4,32}-[0-9a-z]{8,32}, such as ou-ab12-cdef3456) or the root's "
+               "(r-[0-9a-z]{4,32})");
+    target_bad("{\"accounts\": {}, \"regions\": \"all\", \"selector\": {\"state\": \"x\"}}",
+               "target.accounts has no 'ou': want {\"ou\": \"ou-...\"} or {\"ou\": \"r-...\"}");
+    target_bad("{\"accounts\": {\"ou\": \"ou-ab12-cdef3456\", \"path\": 1}, \"regions\": "
+               "\"all\", \"selector\": {\"state\": \"x\"}}",
+               "unknown field 'path' in target.accounts (known: ou)");
 
     target_bad("[]", "target must be an object with accounts, regions and selector");
     target_bad("{\"acounts\": \"all\"}",
@@ -245,10 +289,11 @@ static void test_targets(void **state)
                "target.accounts[0] is '12345': want a 12-digit AWS account id");
     target_bad("{\"accounts\": [], \"regions\": \"all\", \"selector\": {\"state\": \"x\"}}",
                "target.accounts is []: want an array of 1 to 1000 strings");
-    target_bad("{\"accounts\": {\"ou\": \"r-1234\"}, \"regions\": \"all\", \"selector\": "
+    target_bad("{\"accounts\": {\"ou\": \"r-123\"}, \"regions\": \"all\", \"selector\": "
                "{\"state\": \"x\"}}",
-               "target.accounts.ou is \"r-1234\": want an organizational unit id such as "
-               "ou-ab12-cdef3456");
+               "target.accounts.ou is \"r-123\": want an organizational unit id "
+               "(ou-[0-9a-z]{4,32}-[0-9a-z]{8,32}, such as ou-ab12-cdef3456) or the root's "
+               "(r-[0-9a-z]{4,32})");
     target_bad("{\"accounts\": \"all\", \"regions\": [\"us-east-1\", \"Mars\"], \"selector\": "
                "{\"state\": \"x\"}}",
                "target.regions[1] is 'Mars': want a region code such as us-east-1");
