@@ -19,6 +19,13 @@
 bool api_enqueue(api_req *r, const char *kind, const json_t *payload, const char *account_id,
                  char id[QUEUE_ID_LEN]);
 
+/* api_enqueue with an idempotency key (NULL for none; 1..200 characters,
+ * unique per tenant across every producer, so callers prefix their own
+ * namespace): when the tenant already used key, no job is added, id gets
+ * that job's id and *duplicate is set (otherwise cleared). */
+bool api_enqueue_key(api_req *r, const char *kind, const json_t *payload, const char *account_id,
+                     const char *key, char id[QUEUE_ID_LEN], bool *duplicate);
+
 /* Records the answer to a request that queued job: 202 {"job": "<id>"} with
  * Location /v1/jobs/<id>, where the client follows it. */
 void api_enqueue_accepted(api_req *r, const char *job);

@@ -85,6 +85,16 @@ json_t *api_body_object(api_req *r)
     return v;
 }
 
+bool api_body_empty(api_req *r)
+{
+    return evbuffer_get_length(evhttp_request_get_input_buffer(r->http)) == 0;
+}
+
+const char *api_request_header(api_req *r, const char *name)
+{
+    return evhttp_find_header(evhttp_request_get_input_headers(r->http), name);
+}
+
 const char *api_request_id(const api_req *r)
 {
     return r->request_id;

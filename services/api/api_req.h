@@ -66,6 +66,13 @@ bool api_query_only(api_req *r, const char *const *allowed);
  * recording a 400 that says why (empty body, not JSON with line and column,
  * not an object). */
 json_t *api_body_object(api_req *r);
+/* Whether the request came with no body bytes at all: routes whose body is
+ * optional read it only when there is one (a present but blank or broken
+ * body still goes to api_body_object and its 400). */
+bool api_body_empty(api_req *r);
+/* The value of request header name (case-insensitive), or NULL when absent.
+ * Borrowed. */
+const char *api_request_header(api_req *r, const char *name);
 /* The request id sent back in X-Request-Id and in error bodies. */
 const char *api_request_id(const api_req *r);
 /* The request's logger context: log lines of handlers should carry it. */

@@ -33,6 +33,7 @@ extern const api_route api_routes_jobs[];
 extern const api_route api_routes_audit[];
 extern const api_route api_routes_schedules[];
 extern const api_route api_routes_channels[];
+extern const api_route api_routes_runs[];
 
 /* Number of routes in all tables; api_route_at(i) for i < that number. */
 size_t api_route_count(void);

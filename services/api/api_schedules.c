@@ -13,13 +13,12 @@
 #include "api_input.h"
 #include "api_page.h"
 #include "api_route.h"
+#include "api_runs.h"
 
 #include "core/timeutil.h"
 #include "core/xmalloc.h"
 #include "cron/cron.h"
 #include "cron/tz.h"
-#include "ops/ops_catalog.h"
-#include "ops/target.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,28 +101,6 @@ static bool audit_schedule(api_req *r, const char *action, const char *id, json_
 }
 
 /* ---- field checks ------------------------------------------------------------ */
-
-/* The operation, its parameters and its target, checked against the
- * operations catalog (lib/ops) exactly as the worker checks an ops.run
- * payload, so a schedule that would fail at every fire is refused now:
- * "field 'params': ec2.resize: parameter 'instance_type' is ...". params
- * NULL counts as {}. */
-static bool check_operation(api_req *r, const char *operation, const json_t *params,
-                            const json_t *target_json)
-{
-    err e = {0};
-    const ops_op *op = ops_lookup(operation, &e);
-    if (op == NULL)
-        return api_fail(r, 400, "invalid_field", "field 'operation': %s", e.message);
-    if (!ops_validate_params(op, params, &e))
-        return api_fail(r, 400, "invalid_field", "field 'params': %s", e.message);
-    target t;
-    bool ok = target_parse(target_json, &t, &e) && ops_check_target(op, &t, &e);
-    target_clear(&t);
-    if (!ok)
-        return api_fail(r, 400, "invalid_field", "field 'target': %s", e.message);
-    return true;
-}
 
 static bool check_policy(api_req *r, const char *s)
 {
@@ -317,7 +294,9 @@ static bool read_body(api_req *r, bool create, schedule_body *b)
         return api_fail(r, 400, "invalid_field",
                         "field 'cron' (a cron expression) or field 'run_at' (a one-off time) is "
                         "required");
-    return !create || check_operation(r, b->operation, b->params, b->target);
+    /* Checked as POST /v1/runs checks a run (api_runs.c), with lib/ops's
+     * messages, so a schedule that would fail at every fire is refused now. */
+    return !create || api_runs_check(r, b->operation, b->params, b->target, NULL);
 }
 
 /* ---- POST /v1/schedules --------------------------------------------------------- */
@@ -551,8 +530,8 @@ static void schedule_patch(api_req *r)
     /* A new operation, parameters or target is checked together with what
      * the schedule keeps of the three. */
     if ((b.operation || b.params || b.target) &&
-        !check_operation(r, b.operation ? b.operation : now.operation,
-                         b.params ? b.params : now.params, b.target ? b.target : now.target))
+        !api_runs_check(r, b.operation ? b.operation : now.operation,
+                        b.params ? b.params : now.params, b.target ? b.target : now.target, NULL))
         goto out;
     /* A change of timing (or of the zone it is read in, or switching it on or
      * off) computes the next fire afresh; anything else leaves it alone. */
