@@ -550,6 +550,10 @@ class Fixtures:
                 ("POST", "/v1/schedules/preview"): lambda: {"cron": "0 20 * * 1-5",
                                                             "time_zone": "Europe/Berlin",
                                                             "count": 3},
+                # Medium risk, so the executor may run it for real too.
+                ("POST", "/v1/runs"): lambda: {"operation": "ec2.stop",
+                                               "target": {"accounts": "all", "regions": "all",
+                                                          "selector": {"tags": {"env": ["dev"]}}}},
             }
             if route.method == "GET":
                 return p, None
@@ -572,6 +576,8 @@ class Fixtures:
                 return route.path(id=sched["id"]), {"name": f"renamed by {role}"}
             if route.method == "GET":
                 return route.path(id=sched["id"]), None
+            if key == ("POST", "/v1/schedules/{id}/run"):  # ec2.stop: medium risk
+                return route.path(id=sched["id"]), {"dry_run": True}
         if p.startswith("/v1/channels/{id}"):
             if route.method == "DELETE":
                 return route.path(id=self.channel(t)["id"]), None
@@ -626,6 +632,8 @@ def success_status(route):
         ("POST", "/v1/jobs/{id}/cancel"): 200,
         ("POST", "/v1/schedules/preview"): 200,
         ("POST", "/v1/channels/{id}/test"): 202,
+        ("POST", "/v1/runs"): 202,
+        ("POST", "/v1/schedules/{id}/run"): 202,
     }
     return special.get((route.method, route.pattern), table.get(route.method, 200))
 

@@ -197,6 +197,19 @@ def body_routes(stack, fx, t):
              "url": Field("string", 2048),
              "enabled": Field("bool")},
             f"/v1/channels/{fx.shared_channel(t)['id']}"),
+        ("POST", "/v1/runs"): (
+            lambda: {"operation": "ec2.stop", "dry_run": True,
+                     "target": {"accounts": "all", "regions": "all",
+                                "selector": {"tags": {"env": ["dev"]}}}},
+            {"operation": Field("operation", 64, required=True),
+             "params": Field("object"),
+             "target": Field("object", required=True),
+             "dry_run": Field("bool")},
+            "/v1/runs"),
+        ("POST", "/v1/schedules/{id}/run"): (
+            lambda: {"dry_run": True},
+            {"dry_run": Field("bool")},
+            f"/v1/schedules/{fx.shared_schedule(t)['id']}/run"),
         ("POST", "/v1/discovery"): (
             lambda: {"management_role_arn": "arn:aws:iam::111122223333:role/OrgReader"},
             {"management_role_arn": Field("arn", 2048, required=True),
@@ -210,6 +223,9 @@ def body_routes(stack, fx, t):
 # Routes that take no body (their handlers never read one).
 NO_BODY = {("POST", "/v1/accounts/{id}/verify"), ("POST", "/v1/jobs/{id}/cancel"),
            ("POST", "/v1/channels/{id}/test")}
+
+# Routes whose body is optional: no body at all is the route's defaults.
+OPTIONAL_BODY = {("POST", "/v1/schedules/{id}/run")}
 
 # Query parameters of each GET route; lists also take limit and cursor.
 LISTS = {
@@ -293,7 +309,16 @@ class Corpus:
                           (b"[" * 2100 + b"]" * 1900, "nesting deeper than the parser allows"),
                           (b"\x00", "a NUL byte")]:
             send(raw, json_words, what)
-        send(b"", ("empty",), "an empty body")
+        if key in OPTIONAL_BODY:
+            a = self.c.call(method, path, b"", token=token)
+            self.count += 1
+            self.by_route[name] = self.by_route.get(name, 0) + 1
+            if a.status >= 500:
+                self.five.append(f"{name}: an empty body -> {a.short()}")
+            self.res.check(200 <= a.status < 300,
+                           f"{name}: an empty body (the body is optional) -> 2xx", a.short())
+        else:
+            send(b"", ("empty",), "an empty body")
         send(b"   \n", ("json", "empty"), "whitespace only")
         for raw, what in [(b"[]", "an empty array"), (json.dumps([base()]).encode(), "the body in an array"),
                           (b'"text"', "a string"), (b"42", "a number"), (b"null", "null"),
