@@ -6,8 +6,10 @@
 #include "core/opts.h"
 #include "core/strbuf.h"
 #include "core/xmalloc.h"
+#include "db/db.h"
 #include "job_account.h"
 #include "job_verify.h"
+#include "ops/target.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -16,6 +18,11 @@
 
 /* Member verifications at once per job; the gate bounds AWS requests. */
 #define DISCOVER_PARALLEL 16
+/* The OU walk's bounds: Organizations nests OUs at most 5 deep under the
+ * root and allows at most 2,000 OUs (quotas); past these the walk stops
+ * descending and says so rather than looping on a strange answer. */
+#define WALK_MAX_DEPTH 6
+#define WALK_MAX_NODES 2100
 
 typedef struct discover discover;
 
@@ -26,7 +33,19 @@ typedef struct member {
     char *status; /* as Organizations says: ACTIVE, SUSPENDED, PENDING_CLOSURE */
     job_account acct;
     bool verify;
+    char *ou_path; /* text[] literal from the root to the parent; NULL: not found */
 } member;
+
+/* A root or an OU to list the children of, with its path from the root
+ * (itself included) as a text[] literal. */
+typedef struct walk_node {
+    char *id;
+    char *path;
+    int depth; /* root: 1 */
+} walk_node;
+
+/* Where the walk is: ListRoots, then per node its OUs, then its accounts. */
+typedef enum walk_phase { WALK_ROOTS, WALK_OUS, WALK_ACCOUNTS } walk_phase;
 
 struct discover {
     wjob *j;
@@ -38,7 +57,13 @@ struct discover {
     char *regions;            /* text[] literal, NULL: none */
     char *external_id;
     char list_step[64];
+    char walk_step[64];
     waws_session *session;
+    walk_node *nodes;
+    size_t nnodes, node_cap, node_at;
+    walk_phase phase;
+    int walk_calls;
+    bool walk_truncated;
     paginator *pager;
     member *members;
     size_t nmembers, cap;
@@ -57,8 +82,14 @@ void job_discover_free(void *state)
     for (size_t i = 0; i < d->nmembers; i++) {
         free(d->members[i].name);
         free(d->members[i].status);
+        free(d->members[i].ou_path);
         job_account_clear(&d->members[i].acct);
     }
+    for (size_t i = 0; i < d->nnodes; i++) {
+        free(d->nodes[i].id);
+        free(d->nodes[i].path);
+    }
+    free(d->nodes);
     free(d->members);
     free(d->mgmt_role_arn);
     free(d->role_name);
@@ -280,6 +311,19 @@ static bool upsert(PGconn *db, void *arg, err *e)
         ro ? xasprintf("arn:%s:iam::%s:role/%s", u->d->partition, u->m->account_id, ro) : NULL;
     bool ok = job_account_upsert(db, u->d->j->q.tenant_id, u->m->account_id, u->m->name, role_arn,
                                  ro_arn, u->d->regions, u->id, &u->inserted, e);
+    /* Where the walk found it; an account it did not find keeps what an
+     * earlier discovery recorded (ou_updated_at says how old). */
+    if (ok && u->m->ou_path) {
+        const char *p[3] = {u->d->j->q.tenant_id, u->m->account_id, u->m->ou_path};
+        PGresult *r = db_query(db,
+                               "UPDATE aws_accounts SET ou_path = $3::text[], ou_updated_at = now()"
+                               " WHERE tenant_id = $1 AND account_id = $2",
+                               3, p, e);
+        ok = r != NULL;
+        PQclear(r);
+        if (!ok)
+            err_prefix(e, "recording the OU path of %s", u->m->account_id);
+    }
     free(role);
     free(ro);
     free(role_arn);
@@ -300,6 +344,8 @@ static bool register_member(discover *d, member *m)
         upsert_args u = {.d = d, .m = m};
         json_t *detail =
             json_pack("{s:s, s:s}", "account_id", m->account_id, "name", m->name ? m->name : "");
+        if (m->ou_path)
+            json_object_set_new(detail, "ou_path", json_string(m->ou_path));
         bool ok = wjob_step_finish(j, step, true, detail, upsert, &u);
         json_decref(detail);
         if (!ok)
@@ -338,21 +384,26 @@ static void register_all(discover *d)
 
 /* ---- listing ---- */
 
-/* The listing step failed with e: the job fails (for good on a refusal). */
-static void list_failed(discover *d, const err *e)
+/* Step step failed with e: the job fails (for good on a refusal). */
+static void step_failed(discover *d, const char *step, const err *e)
 {
     char code[ERR_FIELD_MAX], message[ERR_MESSAGE_MAX];
     waws_error_parts(e, code, sizeof code, message, sizeof message);
     bool refused = waws_classify(e) == WAWS_REFUSED;
     json_t *detail = json_pack("{s:s, s:{s:s, s:s}}", "role_arn", d->mgmt_role_arn, "error", "code",
                                code, "message", message);
-    bool ok = wjob_step_finish(d->j, d->list_step, false, detail, NULL, NULL);
+    bool ok = wjob_step_finish(d->j, step, false, detail, NULL, NULL);
     json_decref(detail);
     if (!ok)
         return;
     char text[ERR_MESSAGE_MAX + ERR_FIELD_MAX + 4];
     snprintf(text, sizeof text, "%s: %s", code, message);
     wjob_fail(d->j, text, !refused, NULL, NULL);
+}
+
+static void list_failed(discover *d, const err *e)
+{
+    step_failed(d, d->list_step, e);
 }
 
 static void add_members(discover *d, const json_t *accounts)
@@ -377,6 +428,7 @@ static void add_members(discover *d, const json_t *accounts)
 }
 
 static void next_page(discover *d);
+static void walk_start(discover *d);
 
 static void on_page(const http_response *resp, const err *e, void *arg)
 {
@@ -402,8 +454,6 @@ static void on_page(const http_response *resp, const err *e, void *arg)
         next_page(d);
         return;
     }
-    waws_session_close(d->session);
-    d->session = NULL;
     size_t active = 0;
     for (size_t i = 0; i < d->nmembers; i++)
         active += strcmp(d->members[i].status, "ACTIVE") == 0;
@@ -414,7 +464,180 @@ static void on_page(const http_response *resp, const err *e, void *arg)
     ok = wjob_step_finish(d->j, d->list_step, true, detail, NULL, NULL);
     json_decref(detail);
     if (ok)
+        walk_start(d);
+}
+
+/* ---- the OU tree ----
+ *
+ * Each member's OU path comes from one walk down from the root: ListRoots,
+ * then for every root and OU ListOrganizationalUnitsForParent and
+ * ListAccountsForParent, with the listing's session. That is 1 + 2 x (OUs
+ * + 1) calls (more when a parent has over 20 children), whatever the number
+ * of accounts; ListParents would cost one call per account and level
+ * (3,000 for 1,000 accounts two OUs deep), and the walk also sees the OUs
+ * of accounts added since ListAccounts. One node at a time: the org's
+ * management account is one rate-limit bucket anyway. */
+
+static void walk_call(discover *d);
+
+static void add_node(discover *d, const char *id, const walk_node *parent)
+{
+    int depth = parent ? parent->depth + 1 : 1;
+    if (!target_ou_id_ok(id) || depth > WALK_MAX_DEPTH || d->nnodes >= WALK_MAX_NODES ||
+        (parent == NULL) != (strncmp(id, "r-", 2) == 0)) {
+        d->walk_truncated = true;
+        return;
+    }
+    if (d->nnodes == d->node_cap) {
+        d->node_cap = d->node_cap ? d->node_cap * 2 : 16;
+        d->nodes = xreallocarray(d->nodes, d->node_cap, sizeof *d->nodes);
+    }
+    walk_node *n = &d->nodes[d->nnodes++];
+    n->id = xstrdup(id);
+    n->depth = depth;
+    if (parent == NULL) {
+        n->path = xasprintf("{%s}", id);
+    } else {
+        size_t len = strlen(parent->path);
+        n->path = xasprintf("%.*s,%s}", (int)(len - 1), parent->path, id);
+    }
+}
+
+static void walk_done(discover *d)
+{
+    size_t placed = 0;
+    json_t *unplaced = json_array();
+    for (size_t i = 0; i < d->nmembers; i++) {
+        if (d->members[i].ou_path)
+            placed++;
+        else if (strcmp(d->members[i].status, "ACTIVE") == 0)
+            json_array_append_new(unplaced, json_string(d->members[i].account_id));
+    }
+    size_t roots = 0;
+    for (size_t i = 0; i < d->nnodes; i++)
+        roots += d->nodes[i].depth == 1;
+    json_t *detail =
+        json_pack("{s:I, s:I, s:i, s:I, s:o, s:b}", "roots", (json_int_t)roots, "ous",
+                  (json_int_t)(d->nnodes - roots), "calls", d->walk_calls, "placed",
+                  (json_int_t)placed, "unplaced", unplaced, "truncated", d->walk_truncated);
+    bool ok = wjob_step_finish(d->j, d->walk_step, true, detail, NULL, NULL);
+    json_decref(detail);
+    log_info(d->j->log, "organizational units walked", LOG_INT("ous", d->nnodes - roots),
+             LOG_INT("calls", d->walk_calls), LOG_INT("placed", placed));
+    waws_session_close(d->session);
+    d->session = NULL;
+    if (ok)
         register_all(d);
+}
+
+/* The page's accounts get node's path. */
+static void place_accounts(discover *d, const walk_node *node, const json_t *accounts)
+{
+    for (size_t i = 0; i < json_array_size(accounts); i++) {
+        const char *id = json_string_value(json_object_get(json_array_get(accounts, i), "Id"));
+        for (size_t k = 0; id && k < d->nmembers; k++) {
+            member *m = &d->members[k];
+            if (strcmp(m->account_id, id) == 0 && m->ou_path == NULL)
+                m->ou_path = xstrdup(node->path);
+        }
+    }
+}
+
+static void on_walk_page(const http_response *resp, const err *e, void *arg)
+{
+    discover *d = arg;
+    if (!wjob_resume(d->j))
+        return;
+    if (resp == NULL) {
+        step_failed(d, d->walk_step, e);
+        return;
+    }
+    http_response copy = HTTP_RESPONSE_INIT;
+    copy.status = resp->status;
+    strbuf_append(&copy.body, resp->body.buf ? resp->body.buf : "", resp->body.len);
+    err pe = {0};
+    bool ok = paginator_feed(d->pager, &copy, &pe);
+    http_response_free(&copy);
+    if (!ok) {
+        step_failed(d, d->walk_step, &pe);
+        return;
+    }
+    const json_t *page = paginator_json(d->pager);
+    /* The node index, not a pointer: add_node may move the array. */
+    size_t at = d->node_at;
+    if (d->phase == WALK_ROOTS) {
+        const json_t *roots = json_object_get(page, "Roots");
+        for (size_t i = 0; i < json_array_size(roots); i++) {
+            const char *id = json_string_value(json_object_get(json_array_get(roots, i), "Id"));
+            if (id)
+                add_node(d, id, NULL);
+        }
+    } else if (d->phase == WALK_OUS) {
+        const json_t *ous = json_object_get(page, "OrganizationalUnits");
+        for (size_t i = 0; i < json_array_size(ous); i++) {
+            const char *id = json_string_value(json_object_get(json_array_get(ous, i), "Id"));
+            if (id) {
+                walk_node parent = d->nodes[at];
+                add_node(d, id, &parent);
+            }
+        }
+    } else {
+        place_accounts(d, &d->nodes[at], json_object_get(page, "Accounts"));
+    }
+    d->walk_truncated |= paginator_truncated(d->pager);
+    if (paginator_done(d->pager)) {
+        paginator_free(d->pager);
+        d->pager = NULL;
+        if (d->phase == WALK_ROOTS) {
+            d->phase = WALK_OUS;
+            d->node_at = 0;
+        } else if (d->phase == WALK_OUS) {
+            d->phase = WALK_ACCOUNTS;
+        } else {
+            d->phase = WALK_OUS;
+            d->node_at++;
+        }
+        if (d->node_at >= d->nnodes) {
+            walk_done(d);
+            return;
+        }
+    }
+    walk_call(d);
+}
+
+/* The next page of the current listing (a new listing when no pager). */
+static void walk_call(discover *d)
+{
+    static const char *const ops[] = {"ListRoots", "ListOrganizationalUnitsForParent",
+                                      "ListAccountsForParent"};
+    if (d->pager == NULL)
+        /* Every Organizations list pages the same way: "NextToken". */
+        d->pager = paginator_new(&PAGING_ORGANIZATIONS_LIST_ACCOUNTS);
+    json_t *body = json_object();
+    if (d->phase != WALK_ROOTS)
+        json_object_set_new(body, "ParentId", json_string(d->nodes[d->node_at].id));
+    const char *token = paginator_token(d->pager);
+    if (token)
+        json_object_set_new(body, "NextToken", json_string(token));
+    aws_request req;
+    awsjson_request(&AWSJSON_ORGANIZATIONS, ops[d->phase], body, &req);
+    json_decref(body);
+    d->walk_calls++;
+    wjob_hold(d->j);
+    waws_call(d->session, RATELIMIT_DESCRIBE, &req, on_walk_page, d);
+    aws_request_free(&req);
+}
+
+static void walk_start(discover *d)
+{
+    paginator_free(d->pager);
+    d->pager = NULL;
+    snprintf(d->walk_step, sizeof d->walk_step, "map organizational units #%d", d->j->q.attempts);
+    bool skip;
+    if (!wjob_step_begin(d->j, d->walk_step, &skip, NULL))
+        return;
+    d->phase = WALK_ROOTS;
+    walk_call(d);
 }
 
 static void next_page(discover *d)

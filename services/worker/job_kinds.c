@@ -14,8 +14,13 @@
 
 /* Verifying a role needs nothing but to ask who the session is. */
 static const char *const verify_actions[] = {"sts:GetCallerIdentity"};
-/* Discovery reads the member list in the management account. */
-static const char *const list_actions[] = {"organizations:ListAccounts"};
+/* Discovery reads the member list in the management account, then walks
+ * the OU tree from the root to record where each member sits (OU targets).
+ * Sorted, as the broker writes a session policy's actions, so the policy
+ * equals the scope. */
+static const char *const list_actions[] = {
+    "organizations:ListAccounts", "organizations:ListAccountsForParent",
+    "organizations:ListOrganizationalUnitsForParent", "organizations:ListRoots"};
 
 static const job_scope verify_scopes[] = {
     {"verify", verify_actions, COUNT(verify_actions)},
