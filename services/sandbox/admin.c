@@ -148,7 +148,16 @@ static bool do_calls_delete(admin_req *r)
 
 static bool do_state(admin_req *r)
 {
-    r->raw = world_save_json(r->s->w);
+    /* Transitions are applied lazily, when a region is next called; the dump
+     * settles every region first, so it shows what AWS would answer now
+     * (an instance past its stopping delay is stopped) whichever regions
+     * were called since. */
+    world *w = r->s->w;
+    time_t now = world_now(w);
+    for (size_t a = 0; a < w->naccounts; a++)
+        for (size_t i = 0; i < w->accounts[a]->nregions; i++)
+            world_settle(w->accounts[a]->regions[i], now);
+    r->raw = world_save_json(w);
     return true;
 }
 

@@ -270,6 +270,16 @@ static json_t *world(void)
     return s;
 }
 
+/* world() once every transition an earlier test started has run its course
+ * (the sandbox clock moved past the state delay; GET /state settles them):
+ * otherwise a stop still in progress could finish between a dry run's
+ * before and after and look like a change the dry run made. */
+static json_t *settled_world(void)
+{
+    sbx_advance(&W.sb, SBX_STATE_DELAY + 1);
+    return world();
+}
+
 /* ---- tests ---- */
 
 static void test_tags_apply(void **state)
@@ -277,7 +287,7 @@ static void test_tags_apply(void **state)
     (void)state;
     wt_need();
     register_members();
-    json_t *before = world();
+    json_t *before = settled_world();
     char job[QUEUE_ID_LEN];
     static const char params[] = "{\"tags\": {\"owner\": \"escher-test\"}, \"remove\": [\"team\"]}";
     json_t *r = run_op("tags.apply", params, true, job);
@@ -366,7 +376,7 @@ static void test_snapshot_volumes(void **state)
     (void)state;
     wt_need();
     register_members();
-    json_t *before = world();
+    json_t *before = settled_world();
     json_t *want = dev_instance_volumes(before);
     size_t nvol = json_object_size(want);
     assert_true(nvol >= 6);
@@ -463,7 +473,7 @@ static void test_rds(void **state)
     (void)state;
     wt_need();
     register_members();
-    json_t *before = world();
+    json_t *before = settled_world();
     size_t dev = count_dev(before, "dbs", "status", "available");
     assert_true(dev >= 6);
     char job[QUEUE_ID_LEN];
@@ -525,7 +535,7 @@ static void test_asg(void **state)
     (void)state;
     wt_need();
     register_members();
-    json_t *before = world();
+    json_t *before = settled_world();
     size_t dev = count_dev(before, "asgs", NULL, NULL);
     assert_true(dev >= 6);
     char job[QUEUE_ID_LEN];
@@ -569,7 +579,7 @@ static void test_delete_unattached(void **state)
     (void)state;
     wt_need();
     register_members();
-    json_t *before = world();
+    json_t *before = settled_world();
     json_t *vols = all_of(before, "volumes");
     size_t free_dev = 0, attached_dev = 0;
     for (size_t i = 0; i < json_array_size(vols); i++) {
