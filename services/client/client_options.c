@@ -7,7 +7,7 @@
 #include "aws/aws_opts.h"
 #include "core/log.h"
 
-static const char *const outputs[] = {"text", "json", NULL};
+static const char *const outputs[] = {"table", "json", "csv", NULL};
 
 static const opts_def client_defs[] = {
     {.name = "server-url",
@@ -50,10 +50,11 @@ static const opts_def client_defs[] = {
     {.name = "output",
      .env = "ESCHER_OUTPUT",
      .type = OPTS_ENUM,
-     .def = "text",
+     .def = "table",
      .choices = outputs,
      .group = "Display",
-     .help = "Format of command results: text for people, json for scripts."},
+     .help = "Format of command results: table for people (colour only on a terminal), json for "
+             "scripts, csv for spreadsheets."},
     {.name = "log-level",
      .env = "ESCHER_LOG_LEVEL",
      .type = OPTS_ENUM,

@@ -1,0 +1,624 @@
+/* The command table. Each entry: words ("schedules create"), the flags it
+ * takes ("name=" takes a value, "dry-run" is a switch), positional usage, a
+ * one-paragraph help, and its function. Flags are parsed here from the entry,
+ * so a command never sees an unknown flag, and usage errors exit 2. */
+#include "client_cmd.h"
+
+#include "client_api.h"
+#include "client_config.h"
+#include "client_out.h"
+
+#include "core/secure.h"
+#include "core/strbuf.h"
+#include "core/xmalloc.h"
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_FLAGS 16
+
+typedef struct cmd_ctx {
+    const opts *o;
+    int npos;
+    char *const *pos;
+    const char *flag_name[MAX_FLAGS];
+    const char *flag_value[MAX_FLAGS];
+    int nflags;
+    client_out_format out;
+} cmd_ctx;
+
+typedef struct client_cmd {
+    const char *name;
+    const char *flags; /* comma-separated; "x=" takes a value */
+    const char *usage; /* after the name */
+    int npos;          /* positional arguments required */
+    const char *help;
+    int (*fn)(cmd_ctx *c);
+} client_cmd;
+
+static const char *flag(const cmd_ctx *c, const char *name)
+{
+    for (int i = 0; i < c->nflags; i++)
+        if (strcmp(c->flag_name[i], name) == 0)
+            return c->flag_value[i];
+    return NULL;
+}
+
+static int usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "escher: %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nescher: see 'escher %s --help'\n", cmd);
+    return CLIENT_EXIT_USAGE;
+}
+
+static int failed(const err *e)
+{
+    fprintf(stderr, "escher: %s\n", e->message);
+    return CLIENT_EXIT_FAILED;
+}
+
+/* The server and token, each from the first of: ESCHER_URL / ESCHER_TOKEN
+ * (deploy/local/demo.sh's env), the --server-url / --api-token options when
+ * set by flag, environment or config file, the login state file, and the
+ * server-url default. */
+static client_api *connect_api(const cmd_ctx *c, err *e)
+{
+    char *url = NULL, *token = NULL;
+    if (!client_config_load(&url, &token, e))
+        return NULL;
+    const char *env_url = getenv("ESCHER_URL"), *env_token = getenv("ESCHER_TOKEN");
+    const char *opt_url = opts_get_string(c->o, "server-url");
+    const char *opt_token = opts_get_secret(c->o, "api-token");
+    const char *use_url = url;
+    if (env_url && env_url[0])
+        use_url = env_url;
+    else if (opts_get_source(c->o, "server-url", NULL) != OPTS_SRC_DEFAULT || !url)
+        use_url = opt_url;
+    const char *use_token = token;
+    if (env_token && env_token[0])
+        use_token = env_token;
+    else if (opt_token)
+        use_token = opt_token;
+    client_api *a = client_api_new(use_url, use_token);
+    free(url);
+    secure_free_string(token);
+    return a;
+}
+
+/* Runs one call and prints its answer as an object; returns the exit status. */
+static int call_print(cmd_ctx *c, const char *method, const char *path, const json_t *body)
+{
+    err e;
+    err_clear(&e);
+    client_api *a = connect_api(c, &e);
+    if (!a)
+        return failed(&e);
+    json_t *j = NULL;
+    bool ok = client_api_call(a, method, path, body, &j, &e);
+    client_api_free(a);
+    if (!ok)
+        return failed(&e);
+    if (j)
+        client_out_object(stdout, c->out, j);
+    json_decref(j);
+    return CLIENT_EXIT_OK;
+}
+
+static int list(cmd_ctx *c, const char *path, const char *const *columns)
+{
+    err e;
+    err_clear(&e);
+    client_api *a = connect_api(c, &e);
+    if (!a)
+        return failed(&e);
+    bool ok = client_out_list(stdout, c->out, a, path, columns, &e);
+    client_api_free(a);
+    return ok ? CLIENT_EXIT_OK : failed(&e);
+}
+
+/* Ids go into paths: refuse anything but the characters ids have. */
+static bool id_ok(const char *s)
+{
+    return s[0] && strspn(s, "0123456789abcdefABCDEF-") == strlen(s);
+}
+
+/* ---- commands --------------------------------------------------------- */
+
+static int cmd_login(cmd_ctx *c)
+{
+    const char *server = flag(c, "server"), *token = flag(c, "token");
+    if (!server || !token)
+        return usage_error("login", "--server URL and --token TOKEN are both required");
+    err e;
+    err_clear(&e);
+    client_api *a = client_api_new(server, token);
+    json_t *me = NULL;
+    bool ok = client_api_call(a, "GET", "/v1/me", NULL, &me, &e);
+    client_api_free(a);
+    if (!ok)
+        return failed(&e);
+    ok = client_config_save(server, token, &e);
+    if (ok) {
+        char *path = client_config_path(&e);
+        printf("Logged in to %s as %s (%s). Saved in %s.\n", server,
+               json_string_value(json_object_get(me, "email")),
+               json_string_value(json_object_get(me, "role")), path ? path : "?");
+        free(path);
+    }
+    json_decref(me);
+    return ok ? CLIENT_EXIT_OK : failed(&e);
+}
+
+static int cmd_whoami(cmd_ctx *c)
+{
+    return call_print(c, "GET", "/v1/me", NULL);
+}
+
+static const char *const account_cols[] = {"id",          "account_id", "name",       "status",
+                                           "verified_at", "regions",    "last_error", NULL};
+
+static int cmd_accounts_list(cmd_ctx *c)
+{
+    return list(c, "/v1/accounts", account_cols);
+}
+
+/* method /v1/<coll>/<ID><tail> with the command's ID argument. */
+static int by_id(cmd_ctx *c, const char *method, const char *coll, const char *tail,
+                 const json_t *body)
+{
+    if (!id_ok(c->pos[0]))
+        return usage_error(coll, "invalid id '%s'", c->pos[0]);
+    char *p = xasprintf("/v1/%s/%s%s", coll, c->pos[0], tail);
+    int rc = call_print(c, method, p, body);
+    free(p);
+    return rc;
+}
+
+static int cmd_accounts_show(cmd_ctx *c)
+{
+    return by_id(c, "GET", "accounts", "", NULL);
+}
+
+static int cmd_accounts_verify(cmd_ctx *c)
+{
+    return by_id(c, "POST", "accounts", "/verify", NULL);
+}
+
+static const char *const schedule_cols[] = {"id",        "name",    "cron",         "time_zone",
+                                            "operation", "enabled", "next_fire_at", NULL};
+
+static int cmd_schedules_list(cmd_ctx *c)
+{
+    return list(c, "/v1/schedules", schedule_cols);
+}
+
+static int cmd_schedules_show(cmd_ctx *c)
+{
+    return by_id(c, "GET", "schedules", "", NULL);
+}
+
+static int cmd_schedules_preview(cmd_ctx *c)
+{
+    const char *count = flag(c, "count");
+    if (count && (strspn(count, "0123456789") != strlen(count) || !count[0]))
+        return usage_error("schedules preview", "--count wants a number, not '%s'", count);
+    if (!id_ok(c->pos[0]))
+        return usage_error("schedules preview", "invalid id '%s'", c->pos[0]);
+    char *p = count ? xasprintf("/v1/schedules/%s/preview?count=%s", c->pos[0], count)
+                    : xasprintf("/v1/schedules/%s/preview", c->pos[0]);
+    int rc;
+    if (c->out == CLIENT_OUT_JSON) {
+        rc = call_print(c, "GET", p, NULL);
+    } else {
+        err e;
+        err_clear(&e);
+        client_api *a = connect_api(c, &e);
+        json_t *j = NULL;
+        if (!a || !client_api_call(a, "GET", p, NULL, &j, &e)) {
+            rc = failed(&e);
+        } else {
+            static const char *const cols[] = {"local", "utc", NULL};
+            json_t *fires = json_object_get(j, "fires");
+            /* Fires may be plain strings or objects; make rows of objects. */
+            json_t *rows = json_array();
+            size_t i;
+            json_t *v;
+            json_array_foreach(fires, i, v)
+            {
+                if (json_is_object(v))
+                    json_array_append(rows, v);
+                else
+                    json_array_append_new(rows, json_pack("{s:O}", "utc", v));
+            }
+            client_out_items(stdout, c->out, rows, cols);
+            json_decref(rows);
+            rc = CLIENT_EXIT_OK;
+        }
+        json_decref(j);
+        client_api_free(a);
+    }
+    free(p);
+    return rc;
+}
+
+static json_t *json_arg(const char *name, const char *text, bool *bad)
+{
+    json_error_t je;
+    json_t *j = json_loads(text, JSON_DECODE_ANY, &je);
+    if (!j) {
+        fprintf(stderr, "escher: schedules create: --%s is not JSON: %s\n", name, je.text);
+        *bad = true;
+    }
+    return j;
+}
+
+static int cmd_schedules_create(cmd_ctx *c)
+{
+    const char *need[] = {"name", "cron", "operation", "target"};
+    for (size_t i = 0; i < sizeof need / sizeof need[0]; i++)
+        if (!flag(c, need[i]))
+            return usage_error("schedules create", "--%s is required", need[i]);
+    bool bad = false;
+    json_t *body = json_pack(
+        "{s:s, s:s, s:s, s:s}", "name", flag(c, "name"), "cron", flag(c, "cron"), "time_zone",
+        flag(c, "zone") ? flag(c, "zone") : "UTC", "operation", flag(c, "operation"));
+    json_t *target = json_arg("target", flag(c, "target"), &bad);
+    if (target)
+        json_object_set_new(body, "target", target);
+    if (flag(c, "params")) {
+        json_t *params = json_arg("params", flag(c, "params"), &bad);
+        if (params)
+            json_object_set_new(body, "params", params);
+    }
+    if (flag(c, "dry-run"))
+        json_object_set_new(body, "dry_run", json_true());
+    int rc = bad ? CLIENT_EXIT_USAGE : call_print(c, "POST", "/v1/schedules", body);
+    json_decref(body);
+    return rc;
+}
+
+static int set_enabled(cmd_ctx *c, bool on)
+{
+    json_t *body = json_pack("{s:b}", "enabled", on);
+    int rc = by_id(c, "PATCH", "schedules", "", body);
+    json_decref(body);
+    return rc;
+}
+
+static int cmd_schedules_enable(cmd_ctx *c)
+{
+    return set_enabled(c, true);
+}
+
+static int cmd_schedules_disable(cmd_ctx *c)
+{
+    return set_enabled(c, false);
+}
+
+static int cmd_schedules_delete(cmd_ctx *c)
+{
+    int rc = by_id(c, "DELETE", "schedules", "", NULL);
+    if (rc == CLIENT_EXIT_OK)
+        printf("Deleted schedule %s.\n", c->pos[0]);
+    return rc;
+}
+
+static int cmd_schedules_run(cmd_ctx *c)
+{
+    json_t *body = flag(c, "dry-run") ? json_pack("{s:b}", "dry_run", 1) : json_object();
+    int rc = by_id(c, "POST", "schedules", "/run", body);
+    json_decref(body);
+    return rc;
+}
+
+static const char *const run_cols[] = {"id",         "kind",        "state",      "created_by",
+                                       "created_at", "finished_at", "last_error", NULL};
+
+static int cmd_runs_list(cmd_ctx *c)
+{
+    return list(c, "/v1/jobs", run_cols);
+}
+
+static int cmd_runs_show(cmd_ctx *c)
+{
+    return by_id(c, "GET", "jobs", "", NULL);
+}
+
+/* Exit status of a finished job: a run that ended partial is 3. */
+static int job_status(const json_t *job)
+{
+    const char *state = json_string_value(json_object_get(job, "state"));
+    const char *rstate =
+        json_string_value(json_object_get(json_object_get(job, "result"), "state"));
+    if (rstate && strcmp(rstate, "partial") == 0)
+        return CLIENT_EXIT_PARTIAL;
+    return state && strcmp(state, "succeeded") == 0 ? CLIENT_EXIT_OK : CLIENT_EXIT_FAILED;
+}
+
+static int cmd_runs_watch(cmd_ctx *c)
+{
+    if (!id_ok(c->pos[0]))
+        return usage_error("runs watch", "invalid id '%s'", c->pos[0]);
+    err e;
+    err_clear(&e);
+    client_api *a = connect_api(c, &e);
+    if (!a)
+        return failed(&e);
+    char *p = xasprintf("/v1/jobs/%s", c->pos[0]);
+    int rc = CLIENT_EXIT_FAILED;
+    strbuf seen = STRBUF_INIT; /* "seq:state;" of each step line printed */
+    for (;;) {
+        json_t *job = NULL;
+        if (!client_api_call(a, "GET", p, NULL, &job, &e)) {
+            rc = failed(&e);
+            break;
+        }
+        size_t i;
+        json_t *s;
+        json_array_foreach(json_object_get(job, "steps"), i, s)
+        {
+            char key[128];
+            snprintf(key, sizeof key, "%lld:%s;",
+                     (long long)json_integer_value(json_object_get(s, "seq")),
+                     json_string_value(json_object_get(s, "state")));
+            if (strstr(strbuf_str(&seen), key))
+                continue;
+            strbuf_puts(&seen, key);
+            printf("step %lld %s: %s\n", (long long)json_integer_value(json_object_get(s, "seq")),
+                   json_string_value(json_object_get(s, "name")),
+                   json_string_value(json_object_get(s, "state")));
+        }
+        const char *state = json_string_value(json_object_get(job, "state"));
+        if (json_is_string(json_object_get(job, "finished_at"))) {
+            const char *rstate =
+                json_string_value(json_object_get(json_object_get(job, "result"), "state"));
+            printf("job %s %s%s%s\n", c->pos[0], state, rstate ? ": run " : "",
+                   rstate ? rstate : "");
+            rc = job_status(job);
+            json_decref(job);
+            break;
+        }
+        json_decref(job);
+        fflush(stdout);
+        struct timespec ts = {1, 0};
+        nanosleep(&ts, NULL);
+    }
+    strbuf_free(&seen);
+    free(p);
+    client_api_free(a);
+    return rc;
+}
+
+static const char *const audit_cols[] = {"seq", "at", "actor", "action", "target", NULL};
+
+static int cmd_audit_list(cmd_ctx *c)
+{
+    return list(c, "/v1/audit", audit_cols);
+}
+
+static int cmd_audit_verify(cmd_ctx *c)
+{
+    err e;
+    err_clear(&e);
+    client_api *a = connect_api(c, &e);
+    if (!a)
+        return failed(&e);
+    json_t *j = NULL;
+    bool ok = client_api_call(a, "GET", "/v1/audit/verify", NULL, &j, &e);
+    client_api_free(a);
+    if (!ok)
+        return failed(&e);
+    client_out_object(stdout, c->out, j);
+    int rc = json_is_true(json_object_get(j, "intact")) ? CLIENT_EXIT_OK : CLIENT_EXIT_FAILED;
+    json_decref(j);
+    return rc;
+}
+
+static int cmd_help(cmd_ctx *c);
+
+#define OUT "output=,"
+static const client_cmd commands[] = {
+    {"help", "markdown", "[--markdown]", 0,
+     "Lists the commands. With --markdown, writes docs/cli.md (generated from this table).",
+     cmd_help},
+    {"login", "server=,token=", "--server URL --token TOKEN", 0,
+     "Checks the token against the server (GET /v1/me) and saves both in "
+     "$XDG_CONFIG_HOME/escher/config (mode 0600). ESCHER_URL and ESCHER_TOKEN override it.",
+     cmd_login},
+    {"whoami", OUT, "[--output FORMAT]", 0, "Shows the user and tenant the token belongs to.",
+     cmd_whoami},
+    {"accounts list", OUT, "[--output table|json|csv]", 0, "Lists the tenant's AWS accounts.",
+     cmd_accounts_list},
+    {"accounts show", OUT, "ID [--output FORMAT]", 1,
+     "Shows one account (ID: the uuid or the 12-digit account id).", cmd_accounts_show},
+    {"accounts verify", OUT, "ID", 1,
+     "Queues a verification of the account's roles; prints the job (see 'escher runs watch').",
+     cmd_accounts_verify},
+    {"schedules list", OUT, "[--output table|json|csv]", 0, "Lists the tenant's schedules.",
+     cmd_schedules_list},
+    {"schedules show", OUT, "ID [--output FORMAT]", 1, "Shows one schedule.", cmd_schedules_show},
+    {"schedules preview", OUT "count=", "ID [--count N] [--output table|json|csv]", 1,
+     "Shows the schedule's next fires (default 10, at most 100).", cmd_schedules_preview},
+    {"schedules create", OUT "name=,cron=,zone=,operation=,target=,params=,dry-run",
+     "--name N --cron C [--zone Z] --operation OP --target JSON [--params JSON] [--dry-run]", 0,
+     "Creates a schedule: OP (e.g. ec2.stop) on the target at cron times in zone Z (IANA, "
+     "default UTC). --dry-run makes its runs dry runs.",
+     cmd_schedules_create},
+    {"schedules enable", OUT, "ID", 1, "Enables a schedule.", cmd_schedules_enable},
+    {"schedules disable", OUT, "ID", 1, "Disables a schedule (it stops firing).",
+     cmd_schedules_disable},
+    {"schedules delete", "", "ID", 1, "Deletes a schedule.", cmd_schedules_delete},
+    {"schedules run", OUT "dry-run", "ID [--dry-run]", 1,
+     "Runs the schedule's operation now; prints the job (see 'escher runs watch').",
+     cmd_schedules_run},
+    {"runs list", OUT, "[--output table|json|csv]", 0, "Lists jobs (runs), newest first.",
+     cmd_runs_list},
+    {"runs show", OUT, "ID [--output FORMAT]", 1, "Shows a job with its steps and result.",
+     cmd_runs_show},
+    {"runs watch", "", "ID", 1,
+     "Follows a job until it finishes, printing each step as it progresses. Exits 0 when it "
+     "succeeded, 3 when the run ended partial, 1 otherwise.",
+     cmd_runs_watch},
+    {"audit list", OUT, "[--output table|json|csv]", 0, "Lists the audit trail, newest first.",
+     cmd_audit_list},
+    {"audit verify", OUT, "[--output FORMAT]", 0,
+     "Checks the audit trail's hash chain; exits 1 when it is broken.", cmd_audit_verify},
+};
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+static void print_usage(FILE *out, const client_cmd *cmd)
+{
+    fprintf(out, "usage: escher %s%s%s\n", cmd->name, cmd->usage[0] ? " " : "", cmd->usage);
+}
+
+static const char exit_codes[] = "0 ok, 1 failed, 2 usage error, 3 partial (a run that ended "
+                                 "partial)";
+
+static int cmd_help(cmd_ctx *c)
+{
+    if (flag(c, "markdown")) {
+        printf("# escher command line\n\n"
+               "Generated by `escher help --markdown` from the command table in "
+               "services/client/client_cmd.c; do not edit.\n\n"
+               "Global options (before the command) are listed by `escher --help`. The server "
+               "and token come from ESCHER_URL and ESCHER_TOKEN, else from --server-url and "
+               "--api-token when given (flag, environment or config file), else from `escher "
+               "login`'s $XDG_CONFIG_HOME/escher/config. "
+               "Listings follow every page; `--output` is table (colour on a terminal only), "
+               "json or csv.\n\n"
+               "Exit codes: %s.\n",
+               exit_codes);
+        for (size_t i = 0; i < NCOMMANDS; i++)
+            printf("\n## escher %s\n\n```\nescher %s%s%s\n```\n\n%s\n", commands[i].name,
+                   commands[i].name, commands[i].usage[0] ? " " : "", commands[i].usage,
+                   commands[i].help);
+        return CLIENT_EXIT_OK;
+    }
+    printf("usage: escher [OPTIONS] COMMAND [ARGS...]\n\nCommands:\n");
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        printf("  %-18s %s\n", commands[i].name, commands[i].usage);
+    printf("\n'escher COMMAND --help' describes one; 'escher --help' lists the options.\n"
+           "Exit codes: %s.\n",
+           exit_codes);
+    return CLIENT_EXIT_OK;
+}
+
+/* Finds `name` in the comma-separated flag spec; *value says whether it takes one. */
+static bool flag_known(const char *spec, const char *name, bool *value)
+{
+    size_t n = strlen(name);
+    for (const char *p = spec; *p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        bool v = len > 0 && p[len - 1] == '=';
+        if ((v ? len - 1 : len) == n && strncmp(p, name, n) == 0) {
+            *value = v;
+            return true;
+        }
+        if (!end)
+            break;
+        p = end + 1;
+    }
+    return false;
+}
+
+int client_cmd_run(const opts *o, int argc, char *const *argv)
+{
+    if (argc == 0) {
+        fprintf(stderr, "escher: no command given (the chat REPL is not built yet); see "
+                        "'escher help'\n");
+        return CLIENT_EXIT_USAGE;
+    }
+    const client_cmd *cmd = NULL;
+    int used = 0;
+    for (size_t i = 0; i < NCOMMANDS && !cmd; i++) {
+        const char *sp = strchr(commands[i].name, ' ');
+        if (!sp) {
+            if (strcmp(argv[0], commands[i].name) == 0)
+                cmd = &commands[i], used = 1;
+        } else if (strlen(argv[0]) == (size_t)(sp - commands[i].name) &&
+                   strncmp(argv[0], commands[i].name, (size_t)(sp - commands[i].name)) == 0 &&
+                   argc > 1 && strcmp(argv[1], sp + 1) == 0) {
+            cmd = &commands[i], used = 2;
+        }
+    }
+    if (!cmd) {
+        fprintf(stderr, "escher: unknown command '%s%s%s'; see 'escher help'\n", argv[0],
+                argc > 1 && argv[1][0] != '-' ? " " : "",
+                argc > 1 && argv[1][0] != '-' ? argv[1] : "");
+        return CLIENT_EXIT_USAGE;
+    }
+    cmd_ctx c = {.o = o, .out = CLIENT_OUT_TABLE};
+    client_out_parse(opts_get_string(o, "output"), &c.out);
+    char **pos = xcalloc((size_t)argc + 1, sizeof *pos);
+    int rc = -1;
+    for (int i = used; i < argc && rc < 0; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            print_usage(stdout, cmd);
+            printf("\n%s\n\nExit codes: %s.\n", cmd->help, exit_codes);
+            rc = CLIENT_EXIT_OK;
+        } else if (strncmp(a, "--", 2) == 0) {
+            char *name = xstrdup(a + 2);
+            char *eq = strchr(name, '=');
+            const char *value = NULL;
+            if (eq) {
+                *eq = '\0';
+                value = a + 2 + (eq - name) + 1;
+            }
+            bool takes = false;
+            if (!flag_known(cmd->flags, name, &takes)) {
+                rc = usage_error(cmd->name, "unknown option '%s'", a);
+            } else if (takes && !value && i + 1 >= argc) {
+                rc = usage_error(cmd->name, "option '%s' needs a value", a);
+            } else if (!takes && value) {
+                rc = usage_error(cmd->name, "option '%s' takes no value", a);
+            } else if (c.nflags >= MAX_FLAGS) {
+                rc = usage_error(cmd->name, "too many options at '%s'", a);
+            } else {
+                if (takes && !value)
+                    value = argv[++i];
+                c.flag_name[c.nflags] = a + 2;
+                /* Names point into argv: cut at '=' by length compare below. */
+                c.flag_value[c.nflags] = takes ? value : "";
+                c.nflags++;
+                if (strcmp(name, "output") == 0 && !client_out_parse(value, &c.out))
+                    rc = usage_error(cmd->name, "--output wants table, json or csv, not '%s'",
+                                     value);
+            }
+            free(name);
+        } else {
+            pos[c.npos++] = argv[i];
+        }
+    }
+    if (rc < 0 && c.npos != cmd->npos)
+        rc = usage_error(cmd->name, "%s",
+                         c.npos < cmd->npos ? "missing argument" : "unexpected argument");
+    if (rc < 0) {
+        /* Flag names without their "=value" part, for flag(). */
+        char *names[MAX_FLAGS];
+        for (int i = 0; i < c.nflags; i++) {
+            names[i] = xstrdup(c.flag_name[i]);
+            char *eq = strchr(names[i], '=');
+            if (eq)
+                *eq = '\0';
+            c.flag_name[i] = names[i];
+        }
+        c.pos = pos;
+        rc = cmd->fn(&c);
+        for (int i = 0; i < c.nflags; i++)
+            free(names[i]);
+    }
+    free(pos);
+    return rc;
+}
