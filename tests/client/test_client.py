@@ -20,6 +20,9 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
+import urllib.parse
+import pty
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "api"))
 import apitest  # noqa: E402
@@ -136,11 +139,25 @@ def run_checks(escher, stack, rec, home, res):
 
     # accounts in table / json / csv, across pages
     fx = apitest.Fixtures(stack)
-    made = [fx.account(A) for _ in range(3)]
-    api_items = stack.client.call("GET", "/v1/accounts?limit=500", token=manager).json["items"]
+    # 501 accounts: one more than the client's page of 500, so listings must
+    # follow next_cursor to be complete.
+    made = [fx.account(A) for _ in range(501)]
     p = run("accounts", "list", "--output", "json")
     if ok(p, "accounts list --output json"):
-        res.check(json.loads(p.stdout) == api_items, "accounts list json equals the API's items")
+        got = json.loads(p.stdout)
+        res.check(len(got) == 501, "accounts list follows next_cursor to all 501 accounts",
+                  str(len(got)))
+        api_items = []
+        cursor = None
+        while True:
+            a = stack.client.call("GET", "/v1/accounts?limit=500" +
+                                  (f"&cursor={urllib.parse.quote(cursor)}" if cursor else ""),
+                                  token=manager).json
+            api_items += a["items"]
+            cursor = a["next_cursor"]
+            if not cursor:
+                break
+        res.check(got == api_items, "accounts list json equals the API's items")
     p = run("accounts", "list", "--output", "csv")
     if ok(p, "accounts list --output csv"):
         rows = list(csv.reader(io.StringIO(p.stdout)))
@@ -150,6 +167,26 @@ def run_checks(escher, stack, rec, home, res):
     if ok(p, "accounts list (table)"):
         res.check(all(a["account_id"] in p.stdout for a in made), "the table names every account")
         res.check("\033[" not in p.stdout, "no colour when stdout is not a terminal")
+    # colour only on a terminal
+    master, slave = pty.openpty()
+    e = dict(base_env)
+    e.pop("NO_COLOR", None)
+    proc = subprocess.Popen([escher, "schedules", "list"], stdout=slave, stderr=subprocess.PIPE,
+                            env=e)
+    os.close(slave)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    proc.wait(60)
+    os.close(master)
+    res.check(proc.returncode == 0 and b"\033[1m" in out, "a bold header on a terminal",
+              repr(out[:200]))
     p = run("accounts", "show", made[0]["account_id"], "--output", "json")
     if ok(p, "accounts show by 12-digit id"):
         res.check(json.loads(p.stdout).get("id") == made[0]["id"], "accounts show answers the account")
@@ -191,6 +228,8 @@ def run_checks(escher, stack, rec, home, res):
                 j = json.loads(p.stdout)
                 res.check(j.get("kind") == "ops.run" and j.get("payload", {}).get("dry_run") is True,
                           "runs show: an ops.run dry run", p.stdout[:500])
+        if job:
+            watch_partial(run, escher, base_env, stack, A, job, res)
         p = run("schedules", "delete", sid)
         ok(p, "schedules delete")
         p = run("schedules", "show", sid)
@@ -241,6 +280,27 @@ def run_checks(escher, stack, rec, home, res):
         if b"X-Amz-" in blob or b"AWS4-HMAC" in blob:
             leaks.append(f"{method} {path}: SigV4 material")
     res.check(not leaks, "no request carries AWS credentials", "; ".join(leaks[:5]))
+
+
+def watch_partial(run, escher, base_env, stack, A, job, res):
+    """runs watch follows the job: a step appears, then the job finishes with
+    a partial run (written in the database, as a worker would): exit 3."""
+    proc = subprocess.Popen([escher, "runs", "watch", job], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=base_env)
+    time.sleep(1.5)
+    stack.db.rows("INSERT INTO job_steps (job_id, tenant_id, seq, name, state)"
+                  " VALUES (:'v1', :'v2', 1, 'plan', 'begun')", job, A.id)
+    time.sleep(1.5)
+    stack.db.rows("UPDATE job_steps SET state = 'done', finished_at = now() WHERE job_id = :'v1'",
+                  job)
+    stack.db.rows("UPDATE jobs SET state = 'succeeded', finished_at = now(),"
+                  " result = '{\"state\": \"partial\"}' WHERE id = :'v1'", job)
+    out, err = proc.communicate(timeout=60)
+    res.check(proc.returncode == 3, "runs watch exits 3 for a run that ended partial",
+              f"exit {proc.returncode}: {err}")
+    res.check("step 1 plan: begun" in out and "step 1 plan: done" in out,
+              "runs watch prints each step's progress", out)
+    res.check("partial" in out, "runs watch says the run ended partial", out)
 
 
 if __name__ == "__main__":
