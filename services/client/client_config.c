@@ -61,6 +61,12 @@ bool client_config_load(char **url, char **token, err *e)
         free(path);
         return ok;
     }
+    /* The token acts as the user: say so when others can read it (login
+     * writes 0600; a copy or an editor may not have kept that). */
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && (st.st_mode & 077) != 0)
+        fprintf(stderr, "escher: warning: %s is readable by others (mode %03o): chmod 600 it\n",
+                path, (unsigned)(st.st_mode & 0777));
     char line[4096];
     while (fgets(line, sizeof line, f)) {
         char *eq = strchr(line, '=');

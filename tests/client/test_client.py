@@ -124,6 +124,12 @@ def run_checks(escher, stack, rec, home, res):
                   oct(os.stat(cfg).st_mode))
         text = open(cfg).read()
         res.check(url in text and manager in text, "the state file holds the server and token")
+    if os.path.exists(cfg):
+        os.chmod(cfg, 0o644)
+        p = run("whoami")
+        res.check(p.returncode == 0 and "readable by others" in p.stderr,
+                  "a state file others can read is warned about", p.stderr)
+        os.chmod(cfg, 0o600)
     p = run("login", "--server", url, "--token", "esk_not_a_token")
     res.check(p.returncode == 1 and "request id" in p.stderr, "login with a bad token fails with the "
               "API's message and request id", p.stderr)
