@@ -1,0 +1,890 @@
+#include "nlu/nlu.h"
+
+#include "core/xmalloc.h"
+#include "nlu/nlu_lex.h"
+#include "nlu/nlu_region.h"
+#include "nlu/nlu_time.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct nlu_plan {
+    json_t *json;
+};
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+typedef enum verb {
+    V_NONE,
+    V_START,
+    V_STOP,
+    V_HIBERNATE,
+    V_REBOOT,
+    V_RESIZE,
+    V_SNAPSHOT,
+    V_TAG,
+    V_DELETE,
+    V_TERMINATE,
+} verb;
+
+static const char *const verb_names[] = {"",       "start",    "stop", "hibernate", "reboot",
+                                         "resize", "snapshot", "tag",  "delete",    "terminate"};
+
+typedef struct phrase {
+    const char *words; /* space-separated */
+    int value;
+} phrase;
+
+static const phrase verbs[] = {
+    {"shut down", V_STOP},      {"shutdown", V_STOP},
+    {"turn off", V_STOP},       {"power off", V_STOP},
+    {"switch off", V_STOP},     {"stop", V_STOP},
+    {"halt", V_STOP},           {"hibernate", V_HIBERNATE},
+    {"start", V_START},         {"turn on", V_START},
+    {"power on", V_START},      {"switch on", V_START},
+    {"boot", V_START},          {"spin up", V_START},
+    {"bring up", V_START},      {"reboot", V_REBOOT},
+    {"restart", V_REBOOT},      {"bounce", V_REBOOT},
+    {"resize", V_RESIZE},       {"upgrade", V_RESIZE},
+    {"downsize", V_RESIZE},     {"change", V_RESIZE},
+    {"snapshot", V_SNAPSHOT},   {"back up", V_SNAPSHOT},
+    {"backup", V_SNAPSHOT},     {"tag", V_TAG},
+    {"label", V_TAG},           {"delete", V_DELETE},
+    {"remove", V_DELETE},       {"clean up", V_DELETE},
+    {"cleanup", V_DELETE},      {"purge", V_DELETE},
+    {"terminate", V_TERMINATE}, {"destroy", V_TERMINATE},
+    {"kill", V_TERMINATE},
+};
+
+typedef enum resource {
+    R_NONE,
+    R_INSTANCES,
+    R_VOLUMES,
+    R_SNAPSHOTS,
+    R_BUCKETS,
+    R_DATABASES,
+    R_SECURITY_GROUPS,
+    R_ELASTIC_IPS,
+} resource;
+
+static const char *const resource_names[] = {
+    "",        "instances", "volumes",         "snapshots",
+    "buckets", "databases", "security_groups", "elastic_ips",
+};
+
+static const phrase resources[] = {
+    {"security groups", R_SECURITY_GROUPS},
+    {"security group", R_SECURITY_GROUPS},
+    {"sgs", R_SECURITY_GROUPS},
+    {"elastic ips", R_ELASTIC_IPS},
+    {"elastic ip", R_ELASTIC_IPS},
+    {"elastic ip addresses", R_ELASTIC_IPS},
+    {"eips", R_ELASTIC_IPS},
+    {"eip", R_ELASTIC_IPS},
+    {"instances", R_INSTANCES},
+    {"instance", R_INSTANCES},
+    {"servers", R_INSTANCES},
+    {"server", R_INSTANCES},
+    {"vms", R_INSTANCES},
+    {"vm", R_INSTANCES},
+    {"machines", R_INSTANCES},
+    {"machine", R_INSTANCES},
+    {"boxes", R_INSTANCES},
+    {"hosts", R_INSTANCES},
+    {"ec2", R_INSTANCES},
+    {"volumes", R_VOLUMES},
+    {"volume", R_VOLUMES},
+    {"disks", R_VOLUMES},
+    {"disk", R_VOLUMES},
+    {"ebs", R_VOLUMES},
+    {"snapshots", R_SNAPSHOTS},
+    {"snapshot", R_SNAPSHOTS},
+    {"buckets", R_BUCKETS},
+    {"bucket", R_BUCKETS},
+    {"s3", R_BUCKETS},
+    {"databases", R_DATABASES},
+    {"database", R_DATABASES},
+    {"dbs", R_DATABASES},
+    {"db", R_DATABASES},
+    {"rds", R_DATABASES},
+};
+
+/* Words that make a sentence a question or a read: checked first. */
+static const char *const question_words[] = {
+    "which", "what",   "what's",  "whats", "how",  "show",   "list",   "display",  "are",
+    "is",    "do",     "does",    "did",   "any",  "count",  "where",  "who",      "when",
+    "why",   "tell",   "give",    "get",   "find", "see",    "view",   "describe", "has",
+    "have",  "whatre", "where's", "were",  "was",  "lookup", "search", "fetch",    "enumerate",
+};
+
+static const phrase states[] = {
+    {"running", 1},    {"stopped", 2},  {"pending", 3},  {"stopping", 4}, {"terminated", 5},
+    {"unattached", 6}, {"detached", 6}, {"orphaned", 6}, {"unused", 6},   {"dangling", 6},
+    {"available", 7},  {"attached", 8}, {"in-use", 8},
+};
+
+typedef struct env_word {
+    const char *word;
+    const char *value;
+} env_word;
+
+static const env_word envs[] = {
+    {"dev", "dev"},         {"development", "dev"}, {"prod", "prod"},
+    {"production", "prod"}, {"staging", "staging"}, {"stage", "staging"},
+    {"test", "test"},       {"testing", "test"},    {"qa", "qa"},
+};
+
+/* What the topic words of server questions are. */
+static const char *const cost_words[] = {"cost",    "costs",     "spend",   "spending", "bill",
+                                         "billing", "expensive", "cheaper", "money",    "budget",
+                                         "price",   "savings",   "save",    "pay"};
+static const char *const security_words[] = {"public",   "exposed",    "unencrypted", "encrypted",
+                                             "insecure", "vulnerable", "mfa",         "compliance",
+                                             "world",    "0.0.0.0/0",  "risky",       "posture"};
+
+typedef struct op_entry {
+    verb v;
+    resource r;
+    const char *operation;
+    const char *risk;
+} op_entry;
+
+/* Verb x resource -> catalog operation, with the catalog's risk. */
+static const op_entry ops[] = {
+    {V_START, R_INSTANCES, "ec2.start", "low"},
+    {V_STOP, R_INSTANCES, "ec2.stop", "medium"},
+    {V_HIBERNATE, R_INSTANCES, "ec2.stop", "medium"},
+    {V_REBOOT, R_INSTANCES, "ec2.reboot", "medium"},
+    {V_RESIZE, R_INSTANCES, "ec2.resize", "high"},
+    {V_SNAPSHOT, R_INSTANCES, "ec2.snapshot_volumes", "low"},
+    {V_SNAPSHOT, R_VOLUMES, "ec2.snapshot_volumes", "low"},
+    {V_TAG, R_INSTANCES, "tags.apply", "low"},
+    {V_DELETE, R_VOLUMES, "ebs.delete_unattached", "critical"},
+    {V_START, R_DATABASES, "rds.start", "low"},
+    {V_STOP, R_DATABASES, "rds.stop", "medium"},
+    {V_SNAPSHOT, R_DATABASES, "rds.snapshot", "low"},
+};
+
+typedef struct facts {
+    unsigned resources; /* bit per resource */
+    resource first_resource;
+    json_t *regions; /* array of codes */
+    bool all_regions;
+    json_t *accounts; /* array of 12-digit ids */
+    int state;        /* index into states' values, 0 none */
+    json_t *tags;     /* selector tags {"k": ["v", ...] | null} */
+    json_t *set_tags; /* tags.apply params */
+    char *name;
+    char *type;
+    char *to_type;
+    json_t *ids;
+    int older_days; /* -1 none */
+    bool count;
+} facts;
+
+static bool is_in(const char *const *list, size_t n, const char *w)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(list[i], w) == 0)
+            return true;
+    return false;
+}
+
+/* Does the phrase p start at word i of t (unused words only)? Returns the
+ * words it takes. */
+static size_t phrase_at(const nlu_tokens *t, size_t i, const char *p)
+{
+    size_t k = 0;
+    while (*p) {
+        const char *end = strchr(p, ' ');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (i + k >= t->n || t->used[i + k] || strlen(t->w[i + k]) != len ||
+            strncmp(t->w[i + k], p, len) != 0)
+            return 0;
+        k++;
+        p += len;
+        if (*p)
+            p++;
+    }
+    return k;
+}
+
+static int phrase_find(const nlu_tokens *t, size_t i, const phrase *list, size_t n, size_t *used)
+{
+    size_t best = 0;
+    int value = 0;
+    for (size_t p = 0; p < n; p++) {
+        size_t k = phrase_at(t, i, list[p].words);
+        if (k > best) {
+            best = k;
+            value = list[p].value;
+        }
+    }
+    *used = best;
+    return value;
+}
+
+static void mark(nlu_tokens *t, size_t i, size_t k)
+{
+    for (size_t j = 0; j < k; j++)
+        t->used[i + j] = true;
+}
+
+static bool word_is(const nlu_tokens *t, size_t i, const char *w)
+{
+    return i < t->n && strcmp(t->w[i], w) == 0;
+}
+
+/* [a-z][a-z0-9-]*[0-9][a-z0-9-]*\.[a-z0-9]+, the catalog's pattern. */
+static bool is_instance_type(const char *w)
+{
+    const char *dot = strchr(w, '.');
+    if (!dot || dot == w || !islower((unsigned char)w[0]) || !dot[1])
+        return false;
+    bool digit = false;
+    for (const char *p = w + 1; p < dot; p++) {
+        if (isdigit((unsigned char)*p))
+            digit = true;
+        else if (!islower((unsigned char)*p) && *p != '-')
+            return false;
+    }
+    for (const char *p = dot + 1; *p; p++)
+        if (!islower((unsigned char)*p) && !isdigit((unsigned char)*p))
+            return false;
+    return digit;
+}
+
+/* i-0abc..., vol-..., snap-..., sg-..., eipalloc-..., db names are not ids. */
+static resource id_resource(const char *w)
+{
+    static const struct {
+        const char *prefix;
+        resource r;
+    } prefixes[] = {{"i-", R_INSTANCES},
+                    {"vol-", R_VOLUMES},
+                    {"snap-", R_SNAPSHOTS},
+                    {"sg-", R_SECURITY_GROUPS},
+                    {"eipalloc-", R_ELASTIC_IPS}};
+    for (size_t p = 0; p < COUNT(prefixes); p++) {
+        size_t len = strlen(prefixes[p].prefix);
+        if (strncmp(w, prefixes[p].prefix, len) != 0)
+            continue;
+        size_t hex = strlen(w + len);
+        if (hex < 8 || hex > 17)
+            return R_NONE;
+        for (const char *c = w + len; *c; c++)
+            if (!isxdigit((unsigned char)*c))
+                return R_NONE;
+        return prefixes[p].r;
+    }
+    return R_NONE;
+}
+
+static bool is_account_id(const char *w)
+{
+    if (strlen(w) != 12)
+        return false;
+    for (const char *c = w; *c; c++)
+        if (!isdigit((unsigned char)*c))
+            return false;
+    return true;
+}
+
+static void add_unique(json_t *arr, const char *s)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i, v) if (strcmp(json_string_value(v), s) == 0) return;
+    json_array_append_new(arr, json_string(s));
+}
+
+static void add_tag(json_t *tags, const char *key, const char *value)
+{
+    json_t *vals = json_object_get(tags, key);
+    if (!value) {
+        if (!vals)
+            json_object_set_new(tags, key, json_null());
+        return;
+    }
+    if (!vals || json_is_null(vals)) {
+        vals = json_array();
+        json_object_set_new(tags, key, vals);
+    }
+    add_unique(vals, value);
+}
+
+/* "N days|weeks|months" at word i, or "a week"/"a month": days, -1 if not. */
+static int age_at(const nlu_tokens *t, size_t i, size_t *used)
+{
+    if (i + 1 >= t->n)
+        return -1;
+    const char *num = t->w[i], *unit = t->w[i + 1];
+    long n = 0;
+    if (strcmp(num, "a") == 0 || strcmp(num, "one") == 0 || strcmp(num, "1") == 0) {
+        n = 1;
+    } else {
+        for (const char *c = num; *c; c++)
+            if (!isdigit((unsigned char)*c))
+                return -1;
+        if (strlen(num) > 4)
+            return -1;
+        n = atol(num);
+    }
+    *used = 2;
+    if (strcmp(unit, "day") == 0 || strcmp(unit, "days") == 0)
+        return (int)n;
+    if (strcmp(unit, "week") == 0 || strcmp(unit, "weeks") == 0)
+        return (int)n * 7;
+    if (strcmp(unit, "month") == 0 || strcmp(unit, "months") == 0)
+        return (int)n * 30;
+    if (strcmp(unit, "year") == 0 || strcmp(unit, "years") == 0)
+        return (int)n * 365;
+    return -1;
+}
+
+static void collect(nlu_tokens *t, size_t from, const char *env_tag, verb v, facts *f)
+{
+    for (size_t i = from; i < t->n; i++) {
+        if (t->used[i])
+            continue;
+        const char *w = t->w[i];
+        size_t k = 0;
+        /* Regions first: "us east 1" must not lose "east" to anything else. */
+        const char *region = nlu_region_match(t->w, t->n, i, &k);
+        if (region && k > 0) {
+            bool free_words = true;
+            for (size_t j = 0; j < k; j++)
+                free_words = free_words && !t->used[i + j];
+            if (free_words) {
+                add_unique(f->regions, region);
+                mark(t, i, k);
+                i += k - 1;
+                continue;
+            }
+        }
+        if ((strcmp(w, "all") == 0 || strcmp(w, "every") == 0 || strcmp(w, "any") == 0) &&
+            (word_is(t, i + 1, "regions") || word_is(t, i + 1, "region"))) {
+            f->all_regions = true;
+            mark(t, i, 2);
+            i++;
+            continue;
+        }
+        if (strcmp(w, "everywhere") == 0) {
+            f->all_regions = true;
+            mark(t, i, 1);
+            continue;
+        }
+        int r = phrase_find(t, i, resources, COUNT(resources), &k);
+        if (k > 0) {
+            if (!f->first_resource)
+                f->first_resource = (resource)r;
+            f->resources |= 1u << r;
+            mark(t, i, k);
+            i += k - 1;
+            continue;
+        }
+        int s = phrase_find(t, i, states, COUNT(states), &k);
+        if (k > 0) {
+            f->state = s;
+            mark(t, i, k);
+            continue;
+        }
+        bool env = false;
+        for (size_t e = 0; e < COUNT(envs); e++)
+            if (strcmp(w, envs[e].word) == 0) {
+                add_tag(f->tags, env_tag, envs[e].value);
+                env = true;
+            }
+        if (env) {
+            mark(t, i, 1);
+            continue;
+        }
+        if ((strcmp(w, "how") == 0 && word_is(t, i + 1, "many")) ||
+            (strcmp(w, "number") == 0 && word_is(t, i + 1, "of"))) {
+            f->count = true;
+            mark(t, i, 2);
+            i++;
+            continue;
+        }
+        if (strcmp(w, "count") == 0) {
+            f->count = true;
+            mark(t, i, 1);
+            continue;
+        }
+        if (strcmp(w, "older") == 0 && word_is(t, i + 1, "than")) {
+            int d = age_at(t, i + 2, &k);
+            if (d >= 0) {
+                f->older_days = d;
+                mark(t, i, 2 + k);
+                i += 1 + k;
+                continue;
+            }
+        }
+        int d = age_at(t, i, &k);
+        if (d >= 0 && word_is(t, i + k, "old")) {
+            f->older_days = d;
+            mark(t, i, k + 1);
+            if (i > 0 && (word_is(t, i - 1, "than") || word_is(t, i - 1, "over"))) {
+                t->used[i - 1] = true;
+                if (i > 1 && word_is(t, i - 2, "more"))
+                    t->used[i - 2] = true;
+            }
+            i += k;
+            continue;
+        }
+        const char *eq = strchr(w, '=');
+        if (eq && eq != w && eq[1]) {
+            char *key = xstrndup(w, (size_t)(eq - w));
+            bool selector = v != V_TAG ||
+                            (i > 0 && (word_is(t, i - 1, "tagged") || word_is(t, i - 1, "where") ||
+                                       word_is(t, i - 1, "having")));
+            if (selector)
+                add_tag(f->tags, key, eq + 1);
+            else
+                json_object_set_new(f->set_tags, key, json_string(eq + 1));
+            free(key);
+            mark(t, i, 1);
+            continue;
+        }
+        if ((strcmp(w, "tagged") == 0 || strcmp(w, "tag") == 0) && i + 1 < t->n &&
+            !t->used[i + 1] && !strchr(t->w[i + 1], '=') && nlu_lex_known(t->w[i + 1]) == false &&
+            !is_in(question_words, COUNT(question_words), t->w[i + 1])) {
+            /* "tagged owner": the key alone. */
+            if (strcmp(w, "tagged") == 0) {
+                add_tag(f->tags, t->w[i + 1], NULL);
+                mark(t, i, 2);
+                i++;
+                continue;
+            }
+        }
+        if ((strcmp(w, "named") == 0 || strcmp(w, "called") == 0 || strcmp(w, "name") == 0) &&
+            i + 1 < t->n) {
+            size_t j = i + 1;
+            if (word_is(t, j, "like") || word_is(t, j, "is") || word_is(t, j, "matching"))
+                j++;
+            if (j < t->n) {
+                free(f->name);
+                f->name = xstrdup(t->w[j]);
+                mark(t, i, j - i + 1);
+                i = j;
+                continue;
+            }
+        }
+        if (strchr(w, '*') && !f->name) {
+            f->name = xstrdup(w);
+            mark(t, i, 1);
+            continue;
+        }
+        if (is_instance_type(w)) {
+            bool to = i > 0 && (word_is(t, i - 1, "to") || word_is(t, i - 1, "into"));
+            if (to && v == V_RESIZE) {
+                free(f->to_type);
+                f->to_type = xstrdup(w);
+                t->used[i - 1] = true;
+            } else {
+                free(f->type);
+                f->type = xstrdup(w);
+            }
+            mark(t, i, 1);
+            continue;
+        }
+        resource idr = id_resource(w);
+        if (idr) {
+            add_unique(f->ids, w);
+            f->resources |= 1u << idr;
+            if (!f->first_resource)
+                f->first_resource = idr;
+            mark(t, i, 1);
+            continue;
+        }
+        if (is_account_id(w)) {
+            add_unique(f->accounts, w);
+            mark(t, i, 1);
+            continue;
+        }
+    }
+}
+
+static void facts_clear(facts *f)
+{
+    json_decref(f->regions);
+    json_decref(f->accounts);
+    json_decref(f->tags);
+    json_decref(f->set_tags);
+    json_decref(f->ids);
+    free(f->name);
+    free(f->type);
+    free(f->to_type);
+}
+
+static const char *state_name(int s, resource r)
+{
+    switch (s) {
+    case 1:
+        return "running";
+    case 2:
+        return "stopped";
+    case 3:
+        return "pending";
+    case 4:
+        return "stopping";
+    case 5:
+        return "terminated";
+    case 6:
+        return "available"; /* an EBS volume attached to nothing */
+    case 7:
+        return "available";
+    case 8:
+        return r == R_VOLUMES ? "in-use" : "attached";
+    default:
+        return NULL;
+    }
+}
+
+/* "stop instances, env=dev, in eu-west-1": what was understood, for a
+ * clarify plan. */
+static char *describe(verb v, resource r, const facts *f)
+{
+    char buf[512];
+    size_t off = 0;
+#define PUT(...)                                                                                   \
+    do {                                                                                           \
+        if (off < sizeof(buf))                                                                     \
+            off += (size_t)snprintf(buf + off, sizeof(buf) - off, __VA_ARGS__);                    \
+    } while (0)
+    if (v)
+        PUT("%s", verb_names[v]);
+    if (r)
+        PUT("%s%s", off ? " " : "", resource_names[r]);
+    const char *st = state_name(f->state, r);
+    if (st)
+        PUT("%sstate %s", off ? ", " : "", st);
+    const char *key;
+    json_t *vals;
+    json_object_foreach(f->tags, key, vals)
+    {
+        PUT("%stag %s", off ? ", " : "", key);
+        if (json_is_array(vals)) {
+            size_t i;
+            json_t *x;
+            json_array_foreach(vals, i, x) PUT("%s%s", i ? "|" : "=", json_string_value(x));
+        }
+    }
+    if (f->name)
+        PUT("%sname %s", off ? ", " : "", f->name);
+    if (f->type)
+        PUT("%stype %s", off ? ", " : "", f->type);
+    if (json_array_size(f->regions) > 0) {
+        size_t i;
+        json_t *x;
+        PUT("%sin", off ? ", " : "");
+        json_array_foreach(f->regions, i, x) PUT("%s%s", i ? ", " : " ", json_string_value(x));
+    }
+#undef PUT
+    return xstrdup(off ? buf : "nothing I could act on");
+}
+
+static json_t *clarify(verb v, resource r, const facts *f, const char *missing)
+{
+    char *u = describe(v, r, f);
+    json_t *j =
+        json_pack("{s:s, s:s, s:s}", "kind", "clarify", "understood", u, "missing", missing);
+    free(u);
+    return j;
+}
+
+static json_t *query_plan(resource r, const facts *f)
+{
+    json_t *filters = json_object();
+    if (json_array_size(f->regions) > 0)
+        json_object_set(filters, "regions", f->regions);
+    if (json_array_size(f->accounts) > 0)
+        json_object_set(filters, "accounts", f->accounts);
+    const char *st = state_name(f->state, r);
+    if (st)
+        json_object_set_new(filters, "state", json_string(st));
+    if (json_object_size(f->tags) > 0)
+        json_object_set(filters, "tags", f->tags);
+    if (f->name)
+        json_object_set_new(filters, "name", json_string(f->name));
+    if (f->type)
+        json_object_set_new(filters, "type", json_string(f->type));
+    if (json_array_size(f->ids) > 0)
+        json_object_set(filters, "ids", f->ids);
+    if (f->older_days >= 0)
+        json_object_set_new(filters, "older_than_days", json_integer(f->older_days));
+    return json_pack("{s:s, s:s, s:s, s:o}", "kind", "query", "resource", resource_names[r],
+                     "action", f->count ? "count" : "list", "filters", filters);
+}
+
+/* The resource a sentence speaks of: instances win when a snapshot names
+ * both ("snapshot the volumes of the prod instances"). */
+static resource pick_resource(const facts *f, verb v)
+{
+    if (f->resources == 0)
+        return R_NONE;
+    if (v == V_SNAPSHOT && (f->resources & (1u << R_INSTANCES)))
+        return R_INSTANCES;
+    if (v == V_SNAPSHOT && (f->resources & (1u << R_DATABASES)))
+        return R_DATABASES;
+    if (v != V_NONE && (f->resources & (1u << R_SNAPSHOTS)) && f->first_resource == R_SNAPSHOTS) {
+        /* "delete snapshots": the noun, not the verb. */
+        return R_SNAPSHOTS;
+    }
+    return f->first_resource;
+}
+
+static json_t *operation_plan(verb v, const facts *f, const nlu_when *when, const nlu_context *ctx,
+                              resource r)
+{
+    if (v == V_TERMINATE)
+        return clarify(v, r, f,
+                       "terminating is not an operation Escher offers (it can start, stop, reboot, "
+                       "resize, snapshot and tag instances, and delete unattached volumes)");
+    if (r == R_NONE)
+        r = v == V_DELETE ? R_NONE : R_INSTANCES;
+    if (r == R_NONE)
+        return clarify(v, r, f, "what to delete (Escher deletes only unattached EBS volumes)");
+    const op_entry *op = NULL;
+    for (size_t i = 0; i < COUNT(ops); i++)
+        if (ops[i].v == v && ops[i].r == r)
+            op = &ops[i];
+    if (!op) {
+        char msg[160];
+        snprintf(msg, sizeof(msg), "an operation that can %s %s (not in the catalog)",
+                 verb_names[v], resource_names[r]);
+        return clarify(v, r, f, msg);
+    }
+    if (v == V_DELETE && f->state != 6 && f->state != 7)
+        return clarify(v, r, f,
+                       "which volumes: Escher deletes only unattached volumes (say 'unattached')");
+    if (f->type)
+        return clarify(v, r, f,
+                       "which instances by tag, name or id (an operation cannot select by type)");
+    if (f->older_days >= 0 && v != V_DELETE)
+        return clarify(v, r, f,
+                       "which resources by tag, name or id (age selects only volumes "
+                       "to delete)");
+
+    json_t *params = json_object();
+    if (v == V_HIBERNATE)
+        json_object_set_new(params, "hibernate", json_true());
+    if (v == V_RESIZE) {
+        if (!f->to_type) {
+            json_decref(params);
+            return clarify(v, r, f, "the instance type to resize to (e.g. 'to m5.large')");
+        }
+        json_object_set_new(params, "instance_type", json_string(f->to_type));
+    }
+    if (v == V_TAG) {
+        if (json_object_size(f->set_tags) == 0) {
+            json_decref(params);
+            return clarify(v, r, f, "the tags to set, as key=value");
+        }
+        json_object_set(params, "tags", f->set_tags);
+    }
+    if (v == V_DELETE && f->older_days >= 0)
+        json_object_set_new(params, "min_age_days", json_integer(f->older_days));
+
+    json_t *sel = json_object();
+    if (json_object_size(f->tags) > 0)
+        json_object_set(sel, "tags", f->tags);
+    const char *st = state_name(f->state, r);
+    if (st)
+        json_object_set_new(sel, "state", json_string(st));
+    if (json_array_size(f->ids) > 0)
+        json_object_set(sel, "ids", f->ids);
+    if (f->name)
+        json_object_set_new(sel, "name", json_string(f->name));
+    if (json_object_size(sel) == 0) {
+        json_decref(sel);
+        json_decref(params);
+        return clarify(v, r, f,
+                       "which resources: an environment (dev, prod), a tag, a name or ids");
+    }
+    json_t *target = json_object();
+    if (json_array_size(f->accounts) > 0)
+        json_object_set(target, "accounts", f->accounts);
+    else
+        json_object_set_new(target, "accounts", json_string("all"));
+    if (json_array_size(f->regions) > 0)
+        json_object_set(target, "regions", f->regions);
+    else if (!f->all_regions && ctx && ctx->default_region)
+        json_object_set_new(target, "regions", json_pack("[s]", ctx->default_region));
+    else
+        json_object_set_new(target, "regions", json_string("all"));
+    json_object_set_new(target, "selector", sel);
+
+    if (!when->seen)
+        return json_pack("{s:s, s:s, s:o, s:o, s:s}", "kind", "operation", "operation",
+                         op->operation, "params", params, "target", target, "risk", op->risk);
+    if (!when->have_time || when->bad_time) {
+        json_decref(params);
+        json_decref(target);
+        return clarify(v, r, f,
+                       when->bad_time ? "a valid time of day (00:00 to 23:59, or 1-12 am/pm)"
+                                      : "the time of day for the schedule (e.g. 'at 8pm')");
+    }
+    char cron[64];
+    nlu_time_cron(when, cron, sizeof(cron));
+    const char *zone = when->zone ? when->zone : ctx && ctx->time_zone ? ctx->time_zone : "UTC";
+    return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:s}", "kind", "schedule", "cron", cron,
+                     "time_zone", zone, "operation", op->operation, "params", params, "target",
+                     target, "risk", op->risk);
+}
+
+/* A server question's topic, or NULL. "security group" is a resource, not a
+ * security question. */
+static const char *server_topic(const nlu_tokens *t)
+{
+    for (size_t i = 0; i < t->n; i++)
+        if (is_in(cost_words, COUNT(cost_words), t->w[i]))
+            return "cost";
+    for (size_t i = 0; i < t->n; i++) {
+        if (is_in(security_words, COUNT(security_words), t->w[i]))
+            return "security";
+        if (strcmp(t->w[i], "open") == 0 && (word_is(t, i + 1, "to") || word_is(t, i + 1, "ports")))
+            return "security";
+        if (strcmp(t->w[i], "security") == 0 && !word_is(t, i + 1, "groups") &&
+            !word_is(t, i + 1, "group"))
+            return "security";
+    }
+    return NULL;
+}
+
+/* Skips the polite and filler opening ("could you please", "I'd like to",
+ * "go ahead and"): returns the first word that carries the request. */
+static size_t skip_polite(nlu_tokens *t, bool *polite)
+{
+    static const char *const single[] = {"please", "pls",    "plz",  "kindly", "hey",
+                                         "hi",     "escher", "ok",   "okay",   "now",
+                                         "so",     "just",   "also", "then",   "and"};
+    static const char *const multi[] = {
+        "could you",    "can you",     "would you",  "will you",        "i want to",
+        "i need to",    "i'd like to", "id like to", "i would like to", "we need to",
+        "go ahead and", "let's",       "lets",       "would you mind",  "be so kind and"};
+    size_t i = 0;
+    for (;;) {
+        if (i < t->n && is_in(single, COUNT(single), t->w[i])) {
+            t->used[i++] = true;
+            continue;
+        }
+        size_t best = 0;
+        for (size_t m = 0; m < COUNT(multi); m++) {
+            size_t k = phrase_at(t, i, multi[m]);
+            if (k > best)
+                best = k;
+        }
+        if (best == 0)
+            break;
+        *polite = true;
+        mark(t, i, best);
+        i += best;
+    }
+    return i;
+}
+
+static json_t *parse(nlu_tokens *t, const nlu_context *ctx)
+{
+    const char *env_tag = ctx && ctx->env_tag ? ctx->env_tag : "env";
+    bool polite = false;
+    size_t first = skip_polite(t, &polite);
+    if (first >= t->n)
+        return json_pack("{s:s, s:s, s:s}", "kind", "clarify", "understood",
+                         "nothing I could act on", "missing", "a request");
+
+    /* The mood comes first: a question can only ever become a read. */
+    bool question =
+        is_in(question_words, COUNT(question_words), t->w[first]) || (t->question_mark && !polite);
+
+    nlu_when when;
+    nlu_time_scan(t, &when);
+
+    verb v = V_NONE;
+    size_t vk = 0;
+    if (!question) {
+        size_t i = first;
+        while (i < t->n && t->used[i])
+            i++;
+        if (i < t->n)
+            v = (verb)phrase_find(t, i, verbs, COUNT(verbs), &vk);
+        if (v == V_RESIZE && strcmp(t->w[i], "change") == 0 && !strstr(t->w[i + 1], "type")) {
+            /* "change" resizes only as "change the type". */
+            bool type_word = false;
+            for (size_t j = i + 1; j < t->n && j < i + 5; j++)
+                type_word = type_word || strcmp(t->w[j], "type") == 0;
+            if (!type_word)
+                v = V_NONE;
+        }
+        if (v) {
+            mark(t, i, vk);
+            /* "the type of" after change is filler. */
+            for (size_t j = i + vk; j < t->n && j < i + vk + 5; j++)
+                if (strcmp(t->w[j], "type") == 0 && v == V_RESIZE)
+                    t->used[j] = true;
+        }
+    }
+
+    facts f = {.regions = json_array(),
+               .accounts = json_array(),
+               .tags = json_object(),
+               .set_tags = json_object(),
+               .ids = json_array(),
+               .older_days = -1};
+    collect(t, first, env_tag, v, &f);
+    json_t *plan;
+    const char *topic = server_topic(t);
+    if (v == V_NONE && topic) {
+        plan = json_pack("{s:s, s:s}", "kind", "server_question", "topic", topic);
+    } else if (v == V_NONE) {
+        resource r = pick_resource(&f, v);
+        if (r == R_NONE && (f.state >= 1 && f.state <= 5))
+            r = R_INSTANCES; /* "what's running in prod?" */
+        if (r == R_NONE)
+            plan = clarify(v, r, &f,
+                           question ? "which kind of resource (instances, volumes, snapshots, "
+                                      "buckets, databases, security groups, elastic IPs)"
+                                    : "an action (start, stop, reboot, resize, snapshot, tag, "
+                                      "delete unattached volumes) or a question");
+        else
+            plan = query_plan(r, &f);
+    } else {
+        plan = operation_plan(v, &f, &when, ctx, pick_resource(&f, v));
+    }
+    facts_clear(&f);
+    return plan;
+}
+
+bool nlu_parse(const char *sentence, const nlu_context *ctx, nlu_plan **out, err *e)
+{
+    *out = NULL;
+    nlu_tokens t;
+    if (!nlu_lex(sentence, &t, e))
+        return false;
+    nlu_plan *p = xcalloc(1, sizeof(*p));
+    p->json = parse(&t, ctx);
+    nlu_tokens_clear(&t);
+    *out = p;
+    return true;
+}
+
+const json_t *nlu_plan_json(const nlu_plan *p)
+{
+    return p->json;
+}
+
+bool nlu_plan_mutating(const nlu_plan *p)
+{
+    const char *kind = json_string_value(json_object_get(p->json, "kind"));
+    return kind && (strcmp(kind, "operation") == 0 || strcmp(kind, "schedule") == 0);
+}
+
+void nlu_plan_free(nlu_plan *p)
+{
+    if (!p)
+        return;
+    json_decref(p->json);
+    free(p);
+}

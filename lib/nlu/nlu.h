@@ -1,0 +1,46 @@
+/* The intent engine: a sentence in plain English becomes a plan, as JSON, of
+ * one of five kinds (docs/nlu.md):
+ *
+ *   {"kind":"query","resource":"instances","action":"list|count",
+ *    "filters":{"regions":[..],"state":..,"tags":{"env":["dev"]},"name":..,
+ *               "type":..,"ids":[..],"older_than_days":N}}
+ *   {"kind":"operation","operation":"ec2.stop","params":{..},
+ *    "target":{lib/ops target},"risk":"medium"}
+ *   {"kind":"schedule","cron":"0 20 * * 1-5","time_zone":"Europe/Berlin",
+ *    "operation":..,"params":..,"target":..,"risk":..}
+ *   {"kind":"server_question","topic":"cost|security"}
+ *   {"kind":"clarify","understood":"...","missing":"..."}
+ *
+ * Pure: no I/O, no clock, no randomness; the same sentence and context
+ * always give the same plan. A question ("which...", "how many...", "show
+ * me...") never becomes an operation or a schedule: the mood is decided
+ * before operation verbs are looked at. */
+#ifndef ESCHER_NLU_H
+#define ESCHER_NLU_H
+
+#include "core/err.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+
+typedef struct nlu_context {
+    const char *env_tag;        /* tag key for "dev", "prod"...; NULL: "env" */
+    const char *default_region; /* operations without a region; NULL: "all" */
+    const char *time_zone;      /* schedules without a zone; NULL: "UTC" */
+} nlu_context;
+
+typedef struct nlu_plan nlu_plan;
+
+/* Parses sentence (ctx may be NULL). Fails only on input that is not a
+ * sentence (empty, too long); anything not understood is a clarify plan. */
+bool nlu_parse(const char *sentence, const nlu_context *ctx, nlu_plan **out, err *e);
+
+/* The plan's JSON (owned by the plan). */
+const json_t *nlu_plan_json(const nlu_plan *p);
+
+/* Does the plan change anything (operation or schedule)? */
+bool nlu_plan_mutating(const nlu_plan *p);
+
+void nlu_plan_free(nlu_plan *p);
+
+#endif
