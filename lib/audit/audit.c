@@ -1,5 +1,6 @@
 #include "audit/audit.h"
 
+#include "core/text.h"
 #include "core/xmalloc.h"
 
 #include <ctype.h>
@@ -114,24 +115,13 @@ static void to_hex(const unsigned char *b, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
-static int hex_val(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Parses exactly 2*AUDIT_HASH_LEN hex digits; false on anything else. */
 static bool from_hex(const char *s, unsigned char out[AUDIT_HASH_LEN])
 {
     if (strlen(s) != 2 * AUDIT_HASH_LEN)
         return false;
     for (size_t i = 0; i < AUDIT_HASH_LEN; i++) {
-        int hi = hex_val(s[2 * i]), lo = hex_val(s[2 * i + 1]);
+        int hi = text_hex_digit(s[2 * i]), lo = text_hex_digit(s[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return false;
         out[i] = (unsigned char)(hi << 4 | lo);

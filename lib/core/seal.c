@@ -1,4 +1,5 @@
 /* AES-256-GCM sealing. See seal.h. */
+#include "core/text.h"
 #include "core/seal.h"
 
 #include "core/secure.h"
@@ -8,25 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 bool seal_key_parse(const char *text, seal_key *out, err *e)
 {
     size_t n = text ? strlen(text) : 0;
     if (n == 2 * SEAL_KEY_LEN) {
         bool hex = true;
         for (size_t i = 0; i < SEAL_KEY_LEN && hex; i++) {
-            int hi = hexval((unsigned char)text[2 * i]),
-                lo = hexval((unsigned char)text[2 * i + 1]);
+            int hi = text_hex_digit((unsigned char)text[2 * i]),
+                lo = text_hex_digit((unsigned char)text[2 * i + 1]);
             hex = hi >= 0 && lo >= 0;
             out->bytes[i] = hex ? (unsigned char)(hi << 4 | lo) : 0;
         }
@@ -77,7 +67,8 @@ bool seal_ids_ad(const char *tenant_id, const char *row_id, unsigned char out[SE
                     return false;
                 continue;
             }
-            int hi = hexval((unsigned char)s[i]), lo = hexval((unsigned char)s[i + 1]);
+            int hi = text_hex_digit((unsigned char)s[i]),
+                lo = text_hex_digit((unsigned char)s[i + 1]);
             if (hi < 0 || lo < 0)
                 return false;
             out[u * 16 + o++] = (unsigned char)(hi << 4 | lo);

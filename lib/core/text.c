@@ -17,6 +17,17 @@ bool text_has_control(const char *s)
     return false;
 }
 
+int text_hex_digit(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 const char *text_json_type(const json_t *v)
 {
     switch (json_typeof(v)) {

@@ -15,6 +15,9 @@ size_t text_utf8_chars(const char *s);
 /* True when s holds a C0 control character or DEL. */
 bool text_has_control(const char *s);
 
+/* The value 0-15 of the hex digit c (either case), or -1. */
+int text_hex_digit(int c);
+
 /* "an object", "an array", "a string", "a number", "a boolean" or "null": v's
  * JSON type as a message says it. Static strings. */
 const char *text_json_type(const json_t *v);
