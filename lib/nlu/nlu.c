@@ -38,23 +38,46 @@ typedef struct phrase {
 } phrase;
 
 static const phrase verbs[] = {
-    {"shut down", V_STOP},      {"shutdown", V_STOP},
-    {"turn off", V_STOP},       {"power off", V_STOP},
-    {"switch off", V_STOP},     {"stop", V_STOP},
-    {"halt", V_STOP},           {"hibernate", V_HIBERNATE},
-    {"start", V_START},         {"turn on", V_START},
-    {"power on", V_START},      {"switch on", V_START},
-    {"boot", V_START},          {"spin up", V_START},
-    {"bring up", V_START},      {"reboot", V_REBOOT},
-    {"restart", V_REBOOT},      {"bounce", V_REBOOT},
-    {"resize", V_RESIZE},       {"upgrade", V_RESIZE},
-    {"downsize", V_RESIZE},     {"change", V_RESIZE},
-    {"snapshot", V_SNAPSHOT},   {"back up", V_SNAPSHOT},
-    {"backup", V_SNAPSHOT},     {"tag", V_TAG},
-    {"label", V_TAG},           {"delete", V_DELETE},
-    {"remove", V_DELETE},       {"clean up", V_DELETE},
-    {"cleanup", V_DELETE},      {"purge", V_DELETE},
-    {"terminate", V_TERMINATE}, {"destroy", V_TERMINATE},
+    {"shut down", V_STOP},
+    {"shutdown", V_STOP},
+    {"turn off", V_STOP},
+    {"power off", V_STOP},
+    {"switch off", V_STOP},
+    {"stop", V_STOP},
+    {"halt", V_STOP},
+    {"hibernate", V_HIBERNATE},
+    {"start", V_START},
+    {"turn on", V_START},
+    {"power on", V_START},
+    {"switch on", V_START},
+    {"boot", V_START},
+    {"spin up", V_START},
+    {"bring up", V_START},
+    {"reboot", V_REBOOT},
+    {"restart", V_REBOOT},
+    {"bounce", V_REBOOT},
+    {"resize", V_RESIZE},
+    {"upgrade", V_RESIZE},
+    {"downsize", V_RESIZE},
+    {"change", V_RESIZE},
+    {"snapshot", V_SNAPSHOT},
+    {"back up", V_SNAPSHOT},
+    {"backup", V_SNAPSHOT},
+    {"take a snapshot of", V_SNAPSHOT},
+    {"take snapshots of", V_SNAPSHOT},
+    {"create a snapshot of", V_SNAPSHOT},
+    {"create snapshots of", V_SNAPSHOT},
+    {"take a backup of", V_SNAPSHOT},
+    {"make a backup of", V_SNAPSHOT},
+    {"tag", V_TAG},
+    {"label", V_TAG},
+    {"delete", V_DELETE},
+    {"remove", V_DELETE},
+    {"clean up", V_DELETE},
+    {"cleanup", V_DELETE},
+    {"purge", V_DELETE},
+    {"terminate", V_TERMINATE},
+    {"destroy", V_TERMINATE},
     {"kill", V_TERMINATE},
 };
 
@@ -111,6 +134,12 @@ static const phrase resources[] = {
     {"rds", R_DATABASES},
 };
 
+/* Verbs whose particle may come after the object ("turn X off"). */
+static const char *const phrasal[] = {"turn", "power", "switch", "shut", "spin", "bring"};
+
+/* Words that make a one-off time, which a schedule cannot express. */
+static const char *const one_off[] = {"tonight", "today", "tomorrow", "later", "once", "soon"};
+
 /* Words that make a sentence a question or a read: checked first. */
 static const char *const question_words[] = {
     "which", "what",   "what's",  "whats", "how",  "show",   "list",   "display",  "are",
@@ -139,7 +168,8 @@ static const env_word envs[] = {
 /* What the topic words of server questions are. */
 static const char *const cost_words[] = {"cost",    "costs",     "spend",   "spending", "bill",
                                          "billing", "expensive", "cheaper", "money",    "budget",
-                                         "price",   "savings",   "save",    "pay"};
+                                         "price",   "savings",   "save",    "pay",      "paying",
+                                         "paid",    "charges",   "charged", "invoice"};
 static const char *const security_words[] = {"public",   "exposed",    "unencrypted", "encrypted",
                                              "insecure", "vulnerable", "mfa",         "compliance",
                                              "world",    "0.0.0.0/0",  "risky",       "posture"};
@@ -182,6 +212,8 @@ typedef struct facts {
     json_t *ids;
     int older_days; /* -1 none */
     bool count;
+    bool two_names;  /* "stop web-01 and web-02": one name pattern only */
+    size_t verb_end; /* the word after the verb (0: no verb) */
 } facts;
 
 static bool is_in(const char *const *list, size_t n, const char *w)
@@ -280,6 +312,26 @@ static resource id_resource(const char *w)
         return prefixes[p].r;
     }
     return R_NONE;
+}
+
+/* web-01, api_2: letters with digits or hyphens, not a word the engine
+ * knows, not a type, an id or a time. */
+static bool bare_name(const char *w)
+{
+    bool letter = false, mark_char = false;
+    for (const char *c = w; *c; c++) {
+        if (islower((unsigned char)*c))
+            letter = true;
+        else if (isdigit((unsigned char)*c) || *c == '-' || *c == '_')
+            mark_char = true;
+        else
+            return false;
+    }
+    if (!letter || !mark_char || nlu_lex_known(w) || id_resource(w))
+        return false;
+    size_t len = strlen(w);
+    return !(len > 2 && (strcmp(w + len - 2, "am") == 0 || strcmp(w + len - 2, "pm") == 0) &&
+             isdigit((unsigned char)w[0]));
 }
 
 static bool is_account_id(const char *w)
@@ -385,6 +437,19 @@ static void collect(nlu_tokens *t, size_t from, const char *env_tag, verb v, fac
             i += k - 1;
             continue;
         }
+        if (strcmp(w, "not") == 0 && word_is(t, i + 1, "in") && word_is(t, i + 2, "use")) {
+            f->state = 6;
+            mark(t, i, 3);
+            i += 2;
+            continue;
+        }
+        if ((strcmp(w, "not") == 0 || strcmp(w, "isn't") == 0 || strcmp(w, "aren't") == 0) &&
+            (word_is(t, i + 1, "attached") || word_is(t, i + 1, "in-use"))) {
+            f->state = 6; /* not attached = unattached */
+            mark(t, i, 2);
+            i++;
+            continue;
+        }
         int s = phrase_find(t, i, states, COUNT(states), &k);
         if (k > 0) {
             f->state = s;
@@ -471,6 +536,19 @@ static void collect(nlu_tokens *t, size_t from, const char *env_tag, verb v, fac
                 i = j;
                 continue;
             }
+        }
+        if (v != V_NONE && f->name && bare_name(w) && word_is(t, i - 1, "and")) {
+            f->two_names = true;
+            mark(t, i, 1);
+            continue;
+        }
+        if (v != V_NONE && v != V_TERMINATE && !f->name && bare_name(w) && i > 0 &&
+            (i == f->verb_end || word_is(t, i - 1, "the") || word_is(t, i - 1, "instance") ||
+             word_is(t, i - 1, "server") || word_is(t, i - 1, "host"))) {
+            /* "reboot web-01": a word like a host name right after the verb. */
+            f->name = xstrdup(w);
+            mark(t, i, 1);
+            continue;
         }
         if (strchr(w, '*') && !f->name) {
             f->name = xstrdup(w);
@@ -660,6 +738,8 @@ static json_t *operation_plan(verb v, const facts *f, const nlu_when *when, cons
     if (v == V_DELETE && f->state != 6 && f->state != 7)
         return clarify(v, r, f,
                        "which volumes: Escher deletes only unattached volumes (say 'unattached')");
+    if (f->two_names)
+        return clarify(v, r, f, "one name pattern (e.g. 'web-*') or the instance ids");
     if (f->type)
         return clarify(v, r, f,
                        "which instances by tag, name or id (an operation cannot select by type)");
@@ -720,6 +800,13 @@ static json_t *operation_plan(verb v, const facts *f, const nlu_when *when, cons
     if (!when->seen)
         return json_pack("{s:s, s:s, s:o, s:o, s:s}", "kind", "operation", "operation",
                          op->operation, "params", params, "target", target, "risk", op->risk);
+    if (when->bad_zone) {
+        json_decref(params);
+        json_decref(target);
+        return clarify(v, r, f,
+                       "a time zone I know ('Berlin time', 'New York time', 'UTC', "
+                       "'Pacific'...)");
+    }
     if (!when->have_time || when->bad_time) {
         json_decref(params);
         json_decref(target);
@@ -752,6 +839,14 @@ static const char *server_topic(const nlu_tokens *t)
             return "security";
     }
     return NULL;
+}
+
+static bool has_one_off(const nlu_tokens *t)
+{
+    for (size_t i = 0; i < t->n; i++)
+        if (is_in(one_off, COUNT(one_off), t->w[i]))
+            return true;
+    return false;
 }
 
 /* Skips the polite and filler opening ("could you please", "I'd like to",
@@ -803,13 +898,27 @@ static json_t *parse(nlu_tokens *t, const nlu_context *ctx)
     nlu_time_scan(t, &when);
 
     verb v = V_NONE;
-    size_t vk = 0;
+    size_t vk = 0, verb_end = 0;
     if (!question) {
         size_t i = first;
         while (i < t->n && t->used[i])
             i++;
         if (i < t->n)
             v = (verb)phrase_find(t, i, verbs, COUNT(verbs), &vk);
+        if (v == V_NONE && i < t->n && is_in(phrasal, COUNT(phrasal), t->w[i])) {
+            /* "turn the dev servers off": the particle comes later. */
+            for (size_t j = i + 1; j < t->n && v == V_NONE; j++) {
+                if (t->used[j])
+                    continue;
+                bool off = strcmp(t->w[j], "off") == 0 || strcmp(t->w[j], "down") == 0;
+                bool on = strcmp(t->w[j], "on") == 0 || strcmp(t->w[j], "up") == 0;
+                if (off || on) {
+                    v = off ? V_STOP : V_START;
+                    t->used[j] = true;
+                    vk = 1;
+                }
+            }
+        }
         if (v == V_RESIZE && strcmp(t->w[i], "change") == 0 && !strstr(t->w[i + 1], "type")) {
             /* "change" resizes only as "change the type". */
             bool type_word = false;
@@ -819,6 +928,7 @@ static json_t *parse(nlu_tokens *t, const nlu_context *ctx)
                 v = V_NONE;
         }
         if (v) {
+            verb_end = i + vk;
             mark(t, i, vk);
             /* "the type of" after change is filler. */
             for (size_t j = i + vk; j < t->n && j < i + vk + 5; j++)
@@ -832,7 +942,8 @@ static json_t *parse(nlu_tokens *t, const nlu_context *ctx)
                .tags = json_object(),
                .set_tags = json_object(),
                .ids = json_array(),
-               .older_days = -1};
+               .older_days = -1,
+               .verb_end = verb_end};
     collect(t, first, env_tag, v, &f);
     json_t *plan;
     const char *topic = server_topic(t);
@@ -850,6 +961,10 @@ static json_t *parse(nlu_tokens *t, const nlu_context *ctx)
                                       "delete unattached volumes) or a question");
         else
             plan = query_plan(r, &f);
+    } else if (has_one_off(t)) {
+        plan = clarify(v, pick_resource(&f, v), &f,
+                       "a recurring time: one-off times ('tonight', 'tomorrow') are not "
+                       "schedules; say 'every day at 11pm', or run it now");
     } else {
         plan = operation_plan(v, &f, &when, ctx, pick_resource(&f, v));
     }

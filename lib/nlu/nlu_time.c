@@ -144,6 +144,17 @@ static int day_of(const char *w)
     return -1;
 }
 
+/* Words that may follow "every" in a schedule. */
+static bool every_day_word(const char *w)
+{
+    static const char *const words[] = {"day",      "night",   "evening",  "morning", "weekday",
+                                        "weekdays", "weekend", "weekends", "workday", "workdays"};
+    for (size_t i = 0; i < COUNT(words); i++)
+        if (strcmp(w, words[i]) == 0)
+            return true;
+    return day_of(w) >= 0;
+}
+
 void nlu_time_scan(nlu_tokens *t, nlu_when *w)
 {
     memset(w, 0, sizeof(*w));
@@ -157,6 +168,11 @@ void nlu_time_scan(nlu_tokens *t, nlu_when *w)
             for (size_t j = 0; j < k; j++)
                 t->used[i + j] = true;
             i += k - 1;
+            continue;
+        }
+        if ((strcmp(x, "every") == 0 || strcmp(x, "each") == 0) &&
+            !(i + 1 < t->n && every_day_word(t->w[i + 1]))) {
+            /* "every prod instance" is not a schedule. */
             continue;
         }
         if (strcmp(x, "every") == 0 || strcmp(x, "each") == 0) {
@@ -217,6 +233,11 @@ void nlu_time_scan(nlu_tokens *t, nlu_when *w)
         w->bad_time = w->bad_time || bad;
         i = ci + k - 1;
     }
+    /* "Europe time": a zone was meant but none is known by that name. */
+    for (size_t i = 1; i < t->n; i++)
+        if (w->seen && !t->used[i] && strcmp(t->w[i], "time") == 0 && !t->used[i - 1] &&
+            strcmp(t->w[i - 1], "the") != 0 && strcmp(t->w[i - 1], "what") != 0)
+            w->bad_zone = true;
 }
 
 void nlu_time_cron(const nlu_when *w, char *buf, size_t size)

@@ -15,6 +15,7 @@ typedef struct nlu_when {
     unsigned days;    /* bit d = weekday d (0 Sunday); 0: every day */
     const char *zone; /* IANA name, NULL when the sentence names none */
     bool bad_time;    /* "at 25:00": a time that is no time */
+    bool bad_zone;    /* "<word> time" with a word that names no zone */
 } nlu_when;
 
 /* Finds the schedule words in t, marks them used and fills *w. */

@@ -126,6 +126,12 @@ static void test_time(void **state)
     assert_true(w.bad_time);
     when_of("older than 30 days", &w, c, sizeof(c));
     assert_false(w.seen);
+    when_of("reboot every prod instance", &w, c, sizeof(c));
+    assert_false(w.seen); /* "every" before a noun is not a schedule */
+    when_of("every day at 20:00 Europe time", &w, c, sizeof(c));
+    assert_true(w.bad_zone);
+    when_of("every day at 20:00 Berlin time", &w, c, sizeof(c));
+    assert_false(w.bad_zone);
 }
 
 static void test_env_tag(void **state)
