@@ -137,6 +137,11 @@ static const phrase resources[] = {
 /* Verbs whose particle may come after the object ("turn X off"). */
 static const char *const phrasal[] = {"turn", "power", "switch", "shut", "spin", "bring"};
 
+/* Rankings a query cannot express yet: a list of all would mislead. */
+static const char *const rankings[] = {"biggest",  "largest", "smallest", "top",
+                                       "most",     "least",   "newest",   "oldest",
+                                       "cheapest", "busiest", "idle",     "underused"};
+
 /* Words that make a one-off time, which a schedule cannot express. */
 static const char *const one_off[] = {"tonight", "today", "tomorrow", "later", "once", "soon"};
 
@@ -841,10 +846,10 @@ static const char *server_topic(const nlu_tokens *t)
     return NULL;
 }
 
-static bool has_one_off(const nlu_tokens *t)
+static bool has_word(const nlu_tokens *t, const char *const *list, size_t n)
 {
     for (size_t i = 0; i < t->n; i++)
-        if (is_in(one_off, COUNT(one_off), t->w[i]))
+        if (is_in(list, n, t->w[i]))
             return true;
     return false;
 }
@@ -937,6 +942,9 @@ static json_t *parse(nlu_tokens *t, const nlu_context *ctx)
         }
     }
 
+    size_t lead = first;
+    while (lead + 1 < t->n && t->used[lead])
+        lead++;
     facts f = {.regions = json_array(),
                .accounts = json_array(),
                .tags = json_object(),
@@ -949,6 +957,15 @@ static json_t *parse(nlu_tokens *t, const nlu_context *ctx)
     const char *topic = server_topic(t);
     if (v == V_NONE && topic) {
         plan = json_pack("{s:s, s:s}", "kind", "server_question", "topic", topic);
+    } else if (v == V_NONE && has_word(t, rankings, COUNT(rankings))) {
+        plan = clarify(v, pick_resource(&f, v), &f,
+                       "a filter I know: rankings (biggest, top, idle...) are not supported");
+    } else if (v == V_NONE && !question && !t->used[lead] && !nlu_lex_known(t->w[lead])) {
+        /* "make the prod instances bigger": an imperative with a verb the
+         * engine does not know is not a listing. */
+        plan = clarify(v, pick_resource(&f, v), &f,
+                       "an action I know (start, stop, reboot, resize, snapshot, tag, delete "
+                       "unattached volumes)");
     } else if (v == V_NONE) {
         resource r = pick_resource(&f, v);
         if (r == R_NONE && (f.state >= 1 && f.state <= 5))
@@ -961,7 +978,7 @@ static json_t *parse(nlu_tokens *t, const nlu_context *ctx)
                                       "delete unattached volumes) or a question");
         else
             plan = query_plan(r, &f);
-    } else if (has_one_off(t)) {
+    } else if (has_word(t, one_off, COUNT(one_off))) {
         plan = clarify(v, pick_resource(&f, v), &f,
                        "a recurring time: one-off times ('tonight', 'tomorrow') are not "
                        "schedules; say 'every day at 11pm', or run it now");

@@ -177,13 +177,13 @@ void nlu_time_scan(nlu_tokens *t, nlu_when *w)
         }
         if (strcmp(x, "every") == 0 || strcmp(x, "each") == 0) {
             /* "every day" is every day; "every weekday" is read below. */
+            t->used[i] = true;
             if (i + 1 < t->n &&
                 (strcmp(t->w[i + 1], "day") == 0 || strcmp(t->w[i + 1], "night") == 0 ||
                  strcmp(t->w[i + 1], "evening") == 0 || strcmp(t->w[i + 1], "morning") == 0)) {
                 t->used[i + 1] = true;
                 i++;
             }
-            t->used[i] = true;
             w->seen = true;
             continue;
         }
