@@ -116,6 +116,8 @@ static const phrase resources[] = {
     {"machine", R_INSTANCES},
     {"boxes", R_INSTANCES},
     {"hosts", R_INSTANCES},
+    {"host", R_INSTANCES},
+    {"box", R_INSTANCES},
     {"ec2", R_INSTANCES},
     {"volumes", R_VOLUMES},
     {"volume", R_VOLUMES},
@@ -171,10 +173,10 @@ static const env_word envs[] = {
 };
 
 /* What the topic words of server questions are. */
-static const char *const cost_words[] = {"cost",    "costs",     "spend",   "spending", "bill",
-                                         "billing", "expensive", "cheaper", "money",    "budget",
-                                         "price",   "savings",   "save",    "pay",      "paying",
-                                         "paid",    "charges",   "charged", "invoice"};
+static const char *const cost_words[] = {
+    "cost",  "costs",   "spend",   "spending", "bill",    "billing", "expensive", "cheaper",
+    "money", "budget",  "price",   "savings",  "save",    "pay",     "paying",    "spent",
+    "paid",  "charges", "charged", "invoice",  "costing", "costly"};
 static const char *const security_words[] = {"public",   "exposed",    "unencrypted", "encrypted",
                                              "insecure", "vulnerable", "mfa",         "compliance",
                                              "world",    "0.0.0.0/0",  "risky",       "posture"};

@@ -155,6 +155,13 @@ static bool every_day_word(const char *w)
     return day_of(w) >= 0;
 }
 
+/* "on mondays": the "on" belongs to the days. */
+static void mark_on(nlu_tokens *t, size_t i)
+{
+    if (i > 0 && strcmp(t->w[i - 1], "on") == 0)
+        t->used[i - 1] = true;
+}
+
 void nlu_time_scan(nlu_tokens *t, nlu_when *w)
 {
     memset(w, 0, sizeof(*w));
@@ -196,12 +203,14 @@ void nlu_time_scan(nlu_tokens *t, nlu_when *w)
             strcmp(x, "workdays") == 0) {
             w->days |= 0x3e;
             t->used[i] = true;
+            mark_on(t, i);
             w->seen = true;
             continue;
         }
         if (strcmp(x, "weekend") == 0 || strcmp(x, "weekends") == 0) {
             w->days |= 0x41;
             t->used[i] = true;
+            mark_on(t, i);
             w->seen = true;
             continue;
         }
@@ -209,6 +218,7 @@ void nlu_time_scan(nlu_tokens *t, nlu_when *w)
         if (d >= 0) {
             w->days |= 1u << d;
             t->used[i] = true;
+            mark_on(t, i);
             w->seen = true;
             continue;
         }
