@@ -926,7 +926,7 @@ static json_t *parse(nlu_tokens *t, const nlu_context *ctx)
                 }
             }
         }
-        if (v == V_RESIZE && strcmp(t->w[i], "change") == 0 && !strstr(t->w[i + 1], "type")) {
+        if (v == V_RESIZE && strcmp(t->w[i], "change") == 0) {
             /* "change" resizes only as "change the type". */
             bool type_word = false;
             for (size_t j = i + 1; j < t->n && j < i + 5; j++)
