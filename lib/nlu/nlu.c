@@ -69,6 +69,18 @@ static const phrase verbs[] = {
     {"create snapshots of", V_SNAPSHOT},
     {"take a backup of", V_SNAPSHOT},
     {"make a backup of", V_SNAPSHOT},
+    /* Gerunds after "would you mind": "stopping" here is the verb; a
+     * question never reaches this table, so "list stopping instances"
+     * keeps its state. */
+    {"stopping", V_STOP},
+    {"shutting down", V_STOP},
+    {"starting", V_START},
+    {"rebooting", V_REBOOT},
+    {"restarting", V_REBOOT},
+    {"resizing", V_RESIZE},
+    {"snapshotting", V_SNAPSHOT},
+    {"tagging", V_TAG},
+    {"deleting", V_DELETE},
     {"tag", V_TAG},
     {"label", V_TAG},
     {"delete", V_DELETE},
