@@ -51,7 +51,10 @@ static void test_typos(void **state)
     assert_null(nlu_lex_correct("stp"));        /* too short to guess */
     assert_null(nlu_lex_correct("instanxxes")); /* two edits */
     assert_null(nlu_lex_correct("that"));       /* a word, not a typo of "what" */
-    assert_null(nlu_lex_correct("us-east-9"));  /* codes are never guessed */
+    assert_string_equal(nlu_lex_correct("plese"), "please");
+    assert_null(nlu_lex_correct("spending"));  /* a cost word, not "pending" */
+    assert_null(nlu_lex_correct("hosts"));     /* instances, not "costs" */
+    assert_null(nlu_lex_correct("us-east-9")); /* codes are never guessed */
     assert_null(nlu_lex_correct("i-0abc1234"));
 }
 
