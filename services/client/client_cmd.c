@@ -5,6 +5,7 @@
 #include "client_cmd.h"
 
 #include "client_api.h"
+#include "client_ask.h"
 #include "client_config.h"
 #include "client_out.h"
 
@@ -424,6 +425,25 @@ static int cmd_audit_verify(cmd_ctx *c)
     return rc;
 }
 
+/* The server counts as configured when ESCHER_URL, --server-url (not its
+ * default) or the login file names one; only then is it asked about. */
+static int cmd_ask(cmd_ctx *c)
+{
+    err e;
+    err_clear(&e);
+    char *url = NULL, *token = NULL;
+    bool configured = client_config_load(&url, &token, &e) && url;
+    free(url);
+    secure_free_string(token);
+    const char *env_url = getenv("ESCHER_URL");
+    configured = configured || (env_url && env_url[0]) ||
+                 opts_get_source(c->o, "server-url", NULL) != OPTS_SRC_DEFAULT;
+    client_api *a = configured ? connect_api(c, &e) : NULL;
+    int rc = client_ask_run(c->o, c->pos[0], c->out, a);
+    client_api_free(a);
+    return rc;
+}
+
 static int cmd_help(cmd_ctx *c);
 
 #define OUT "output=,"
@@ -469,6 +489,12 @@ static const client_cmd commands[] = {
      "Follows a job until it finishes, printing each step as it progresses. Exits 0 when it "
      "succeeded, 3 when the run ended partial, 1 otherwise.",
      cmd_runs_watch},
+    {"ask", OUT, "SENTENCE [--output table|json|csv]", 1,
+     "Answers one sentence with the local AWS credentials (--profile, --region, the default "
+     "chain): listing or counting instances by region, state, tag, name and type. Plans that "
+     "change anything are described, never run (exit 2). A configured server is only checked "
+     "for reachability; nothing is sent to it.",
+     cmd_ask},
     {"audit list", OUT, "[--output table|json|csv]", 0, "Lists the audit trail, newest first.",
      cmd_audit_list},
     {"audit verify", OUT, "[--output FORMAT]", 0,

@@ -1,0 +1,263 @@
+/* `escher ask`. See client_ask.h. The instance listing reuses lib/ops's
+ * DescribeInstances request builder (ops_ec2_list_request), so the client
+ * filters exactly as the server's executors do; the instance type, which
+ * that builder does not filter on, is checked on the answer. */
+#include "client_ask.h"
+
+#include "client_cmd.h"
+
+#include "aws/aws_client.h"
+#include "aws/aws_opts.h"
+#include "aws/credprov.h"
+#include "aws/paging.h"
+#include "aws/xml.h"
+#include "core/xmalloc.h"
+#include "nlu/nlu.h"
+#include "ops/ops_ec2.h"
+#include "ops/target.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Says on stderr when the configured server cannot be reached. Any HTTP
+ * answer, even an error, means it is up; only transport failures count. */
+static void client_ask_check_server(client_api *api)
+{
+    if (!api)
+        return;
+    err e;
+    err_clear(&e);
+    json_t *j = NULL;
+    if (!client_api_call(api, "GET", "/healthz", NULL, &j, &e) && e.http_status == 0)
+        fprintf(stderr, "escher: the server at %s is unreachable; answering locally\n",
+                client_api_url(api));
+    json_decref(j);
+}
+
+/* The region of a query that names none: --region, AWS_REGION,
+ * AWS_DEFAULT_REGION, else us-east-1 (the profile's region is not read yet). */
+static const char *client_ask_default_region(const opts *o)
+{
+    const char *r = opts_get_string(o, "region");
+    if (r && r[0])
+        return r;
+    r = getenv("AWS_REGION");
+    if (r && r[0])
+        return r;
+    r = getenv("AWS_DEFAULT_REGION");
+    return r && r[0] ? r : "us-east-1";
+}
+
+/* The plan's filters as a target selector (strings borrowed from filters;
+ * free only the arrays with client_ask_selector_clear). */
+static void client_ask_selector(const json_t *filters, target_selector *sel)
+{
+    memset(sel, 0, sizeof *sel);
+    sel->state = (char *)json_string_value(json_object_get(filters, "state"));
+    sel->name = (char *)json_string_value(json_object_get(filters, "name"));
+    const json_t *tags = json_object_get(filters, "tags");
+    sel->tags = xcalloc(json_object_size(tags) + 1, sizeof *sel->tags);
+    const char *key;
+    json_t *vals;
+    json_object_foreach((json_t *)tags, key, vals)
+    {
+        target_tag *t = &sel->tags[sel->ntags++];
+        t->key = (char *)key;
+        size_t n = json_array_size(vals);
+        if (n == 0)
+            continue;
+        t->values = xcalloc(n, sizeof *t->values);
+        for (size_t i = 0; i < n; i++)
+            if (json_is_string(json_array_get(vals, i)))
+                t->values[t->nvalues++] = (char *)json_string_value(json_array_get(vals, i));
+    }
+    const json_t *ids = json_object_get(filters, "ids");
+    sel->ids = xcalloc(json_array_size(ids) + 1, sizeof *sel->ids);
+    for (size_t i = 0; i < json_array_size(ids); i++)
+        if (json_is_string(json_array_get(ids, i)))
+            sel->ids[sel->nids++] = (char *)json_string_value(json_array_get(ids, i));
+}
+
+static void client_ask_selector_clear(target_selector *sel)
+{
+    for (size_t i = 0; i < sel->ntags; i++)
+        free(sel->tags[i].values);
+    free(sel->tags);
+    free(sel->ids);
+}
+
+typedef struct client_ask_page {
+    const target_selector *sel;
+    const char *region;
+} client_ask_page;
+
+static bool client_ask_build(void *arg, const char *token, aws_request *req, err *e)
+{
+    (void)e;
+    const client_ask_page *pg = arg;
+    ops_ec2_list_request(pg->sel, pg->region, token, req);
+    return true;
+}
+
+static bool client_ask_in(const json_t *list, const char *s)
+{
+    if (!json_is_array(list) || json_array_size(list) == 0)
+        return true;
+    size_t i;
+    json_t *v;
+    json_array_foreach(list, i, v) if (s && json_is_string(v) &&
+                                       strcmp(json_string_value(v), s) == 0) return true;
+    return false;
+}
+
+/* Appends the region's matching instances to items. */
+static bool client_ask_region(aws_client *aws, const json_t *filters, const target_selector *sel,
+                              const char *region, json_t *items, err *e)
+{
+    client_ask_page pg = {sel, region};
+    paginator *p = paginator_new(&PAGING_EC2_DESCRIBE_INSTANCES);
+    const char *type = json_string_value(json_object_get(filters, "type"));
+    bool ok = true;
+    for (;;) {
+        bool got = false;
+        if (!paginator_fetch(p, aws, client_ask_build, &pg, &got, e)) {
+            ok = err_prefix(e, "DescribeInstances in %s", region);
+            break;
+        }
+        if (!got)
+            break;
+        const xml_node *root = paginator_xml(p);
+        for (const xml_node *r = xml_find(root, "reservationSet/item"); r; r = xml_next(r)) {
+            const char *owner = xml_find_text(r, "ownerId");
+            if (!client_ask_in(json_object_get(filters, "accounts"), owner))
+                continue;
+            for (const xml_node *i = xml_find(r, "instancesSet/item"); i; i = xml_next(i)) {
+                const char *id = xml_find_text(i, "instanceId");
+                const char *itype = xml_find_text(i, "instanceType");
+                const char *state = xml_find_text(i, "instanceState/name");
+                if (!id || (type && (!itype || strcmp(type, itype) != 0)))
+                    continue;
+                json_array_append_new(items,
+                                      json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "account",
+                                                owner ? owner : "", "region", region, "id", id,
+                                                "name", ops_ec2_name_tag(i), "state",
+                                                state ? state : "", "type", itype ? itype : ""));
+            }
+        }
+        if (paginator_done(p))
+            break;
+    }
+    if (ok && paginator_truncated(p))
+        fprintf(stderr, "escher: the listing of %s stopped early (paging limit)\n", region);
+    paginator_free(p);
+    return ok;
+}
+
+static int client_ask_query(const opts *o, const json_t *plan, client_out_format out)
+{
+    const char *resource = json_string_value(json_object_get(plan, "resource"));
+    const json_t *filters = json_object_get(plan, "filters");
+    if (!resource || strcmp(resource, "instances") != 0) {
+        fprintf(stderr,
+                "escher: understood a query on %s; only instances are answered by the client "
+                "so far\n",
+                resource ? resource : "?");
+        return CLIENT_EXIT_USAGE;
+    }
+    if (json_object_get(filters, "older_than_days")) {
+        fprintf(stderr, "escher: filtering instances by age is not built yet in the client\n");
+        return CLIENT_EXIT_USAGE;
+    }
+    aws_client_options copts;
+    aws_opts_client_options(o, &copts);
+    const char *def_region = client_ask_default_region(o);
+    copts.region = def_region;
+    credprov_options po = {0};
+    po.profile = opts_get_string(o, "profile");
+    po.endpoint_url = copts.endpoint_url;
+    po.region = def_region;
+    po.ca_file = copts.ca_file;
+    err e;
+    err_clear(&e);
+    credprov *creds = credprov_default_chain(&po, &e);
+    aws_client *aws = creds ? aws_client_new(&copts, creds, NULL, &e) : NULL;
+    if (!aws) {
+        fprintf(stderr, "escher: local AWS credentials: %s\n", e.message);
+        credprov_free(creds);
+        return CLIENT_EXIT_FAILED;
+    }
+    target_selector sel;
+    client_ask_selector(filters, &sel);
+    json_t *items = json_array();
+    const json_t *regions = json_object_get(filters, "regions");
+    int rc = CLIENT_EXIT_OK;
+    size_t nregions = json_array_size(regions), nok = 0;
+    for (size_t i = 0; i < (nregions ? nregions : 1); i++) {
+        const char *region = nregions ? json_string_value(json_array_get(regions, i)) : def_region;
+        if (!region)
+            continue;
+        err_clear(&e);
+        if (client_ask_region(aws, filters, &sel, region, items, &e))
+            nok++;
+        else
+            fprintf(stderr, "escher: %s\n", e.message);
+    }
+    size_t tried = nregions ? nregions : 1;
+    if (nok == 0)
+        rc = CLIENT_EXIT_FAILED;
+    else if (nok < tried)
+        rc = CLIENT_EXIT_PARTIAL;
+    if (nok > 0) {
+        const char *action = json_string_value(json_object_get(plan, "action"));
+        if (action && strcmp(action, "count") == 0) {
+            json_t *c = json_pack("{s:I}", "count", (json_int_t)json_array_size(items));
+            client_out_object(stdout, out, c);
+            json_decref(c);
+        } else {
+            static const char *const cols[] = {"account", "region", "id", "name",
+                                               "state",   "type",   NULL};
+            client_out_items(stdout, out, items, cols);
+        }
+    }
+    json_decref(items);
+    client_ask_selector_clear(&sel);
+    aws_client_free(aws);
+    credprov_free(creds);
+    return rc;
+}
+
+int client_ask_run(const opts *o, const char *sentence, client_out_format out, client_api *api)
+{
+    err e;
+    err_clear(&e);
+    nlu_plan *plan = NULL;
+    if (!nlu_parse(sentence, NULL, &plan, &e)) {
+        fprintf(stderr, "escher: ask: %s\n", e.message);
+        return CLIENT_EXIT_USAGE;
+    }
+    client_ask_check_server(api);
+    const json_t *j = nlu_plan_json(plan);
+    const char *kind = json_string_value(json_object_get(j, "kind"));
+    int rc = CLIENT_EXIT_USAGE;
+    if (kind && strcmp(kind, "query") == 0) {
+        rc = client_ask_query(o, j, out);
+    } else if (kind && strcmp(kind, "clarify") == 0) {
+        fprintf(stderr, "escher: understood: %s\nescher: missing: %s\n",
+                json_string_value(json_object_get(j, "understood")),
+                json_string_value(json_object_get(j, "missing")));
+    } else {
+        /* Operations, schedules and server questions: say what was
+         * understood, and run nothing. */
+        char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+        fprintf(stderr,
+                "escher: understood: %s\nescher: not built yet in the client: use escher runs / "
+                "schedules\n",
+                text   ? text
+                : kind ? kind
+                       : "?");
+        free(text);
+    }
+    nlu_plan_free(plan);
+    return rc;
+}

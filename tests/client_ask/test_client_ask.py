@@ -1,0 +1,212 @@
+"""`escher ask` against escher-sandbox with local credentials (issue 6).
+
+The client reads the sandbox's profiles (--aws-config) through lib/aws's
+default chain and answers queries on instances itself; a configured server
+that is down only earns one line on stderr. Compared with the sandbox's
+GET /state, and its call log proves whose credentials were used and that a
+mutating sentence ran nothing. Standard library only.
+
+usage: test_client_ask.py ESCHER ESCHER_SANDBOX
+"""
+import http.server
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "e2e"))
+import e2elib  # noqa: E402
+from e2elib import check, need  # noqa: E402
+
+ESCHER, SANDBOX = sys.argv[1], sys.argv[2]
+
+
+def closed_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Recorder(http.server.BaseHTTPRequestHandler):
+    """A stand-in escher-api that records every request it gets."""
+    seen = []
+
+    def do_GET(self):
+        Recorder.seen.append({"method": "GET", "path": self.path, "headers": str(self.headers)})
+        body = b'{"status":"ok"}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        Recorder.seen.append({"method": "POST", "path": self.path, "headers": str(self.headers),
+                              "body": self.rfile.read(n).decode(errors="replace")})
+        self.send_response(404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="escher-ask-")
+    aws_dir = os.path.join(tmp, "aws")
+    sbx = e2elib.start_sandbox(SANDBOX, tmp, "sandbox",
+                               ["--accounts", "2", "--regions", "us-east-1,eu-west-1",
+                                "--seed", "7", "--external-id", "ask-test-0001",
+                                "--aws-config", aws_dir])
+    try:
+        state = sbx.admin("GET", "/state")
+        member = next(a for a in state["accounts"] if not a["is_management"])
+        acct = member["id"]
+        profile = f"acct-{acct}"
+        with open(os.path.join(aws_dir, "credentials")) as f:
+            creds_text = f.read()
+        secrets = [line.split("=", 1)[1].strip() for line in creds_text.splitlines()
+                   if line.strip().startswith(("aws_secret_access_key", "aws_access_key_id"))]
+        need(secrets, "the sandbox wrote credentials", aws_dir)
+
+        def instances(region):
+            reg = next(r for r in member["regions"] if r["name"] == region)
+            return reg["instances"]
+
+        home = os.path.join(tmp, "home")
+        os.makedirs(home)
+        base_env = e2elib.clean_env(["ESCHER_", "AWS_"], {
+            "HOME": home, "XDG_CONFIG_HOME": os.path.join(home, ".config"),
+            "AWS_CONFIG_FILE": os.path.join(aws_dir, "config"),
+            "AWS_SHARED_CREDENTIALS_FILE": os.path.join(aws_dir, "credentials"),
+            "AWS_EC2_METADATA_DISABLED": "true"})
+
+        def ask(sentence, *opts, env=None):
+            e = dict(base_env)
+            e.update(env or {})
+            cmd = [ESCHER, "--profile", profile, "--endpoint-url", sbx.endpoint, *opts,
+                   "ask", sentence]
+            p = subprocess.run(cmd, env=e, capture_output=True, text=True, timeout=60)
+            check(not e2elib.SANITIZER_RE.search(p.stderr), f"no sanitizer report: {sentence}",
+                  p.stderr[-2000:])
+            return p
+
+        # 1. The acceptance: API down, answered from AWS, the unreachable line.
+        sbx.admin("DELETE", "/calls")
+        dead = f"http://127.0.0.1:{closed_port()}"
+        p = ask("list running instances in eu-west-1", "--output", "json",
+                env={"ESCHER_URL": dead, "ESCHER_TOKEN": "esk_test"})
+        check(p.returncode == 0, "ask list: exit 0", f"{p.returncode} {p.stderr}")
+        want = sorted(i["id"] for i in instances("eu-west-1") if i["state"] == "running")
+        try:
+            got_items = json.loads(p.stdout)
+        except ValueError:
+            got_items = []
+        got = sorted(i.get("id") for i in got_items)
+        check(want and got == want, "ask list: exactly the running instances of eu-west-1",
+              f"want {len(want)} got {len(got)}")
+        check(all(i.get("region") == "eu-west-1" and i.get("account") == acct
+                  and i.get("state") == "running" for i in got_items),
+              "ask list: account, region and state of every row", p.stdout[:300])
+        line = f"escher: the server at {dead} is unreachable; answering locally"
+        check(p.stderr.splitlines().count(line) == 1, "ask list: the unreachable line once",
+              p.stderr)
+        calls = sbx.admin("GET", "/calls")["calls"]
+        check(calls and all(c["principal_arn"] == f"arn:aws:iam::{acct}:user/Administrator"
+                            and c["assumed_role_arn"] is None for c in calls),
+              "call log: the local profile's principal, no Escher role",
+              json.dumps([(c["principal_arn"], c["assumed_role_arn"]) for c in calls])[:400])
+        check(all(c["action"] == "DescribeInstances" and c["region"] == "eu-west-1"
+                  for c in calls), "call log: only DescribeInstances in eu-west-1",
+              json.dumps([(c["action"], c["region"]) for c in calls]))
+
+        # Same listing as the table people see, and as csv.
+        p = ask("list running instances in eu-west-1")
+        check(p.returncode == 0 and all(i in p.stdout for i in want) and p.stderr == "",
+              "ask list table: every id, no server configured so no server line",
+              p.stdout[:200] + p.stderr)
+        p = ask("list running instances in eu-west-1", "--output", "csv")
+        rows = p.stdout.strip().splitlines()
+        check(p.returncode == 0 and rows and rows[0].startswith("account,region,id")
+              and len(rows) == len(want) + 1, "ask list csv: header and one row each",
+              p.stdout[:200])
+
+        # 2. Counting with a spaced region code.
+        p = ask("how many stopped instances in us east 1", "--output", "json")
+        n = sum(1 for i in instances("us-east-1") if i["state"] == "stopped")
+        try:
+            count = json.loads(p.stdout).get("count")
+        except ValueError:
+            count = None
+        check(p.returncode == 0 and count == n, "ask count: stopped instances in us-east-1",
+              f"want {n} got {p.stdout!r} {p.stderr}")
+
+        # Tags and types are filters too.
+        p = ask("list dev instances in eu-west-1", "--output", "json")
+        want_dev = sorted(i["id"] for i in instances("eu-west-1")
+                          if {"Key": "env", "Value": "dev"} in i["tags"])
+        got = sorted(i["id"] for i in json.loads(p.stdout or "[]")) if p.returncode == 0 else None
+        check(got == want_dev, "ask list: tag filter (env=dev)",
+              f"want {len(want_dev)} got {got and len(got)} {p.stderr}")
+        p = ask("list t3.micro instances in eu-west-1", "--output", "json")
+        want_t = sorted(i["id"] for i in instances("eu-west-1") if i["type"] == "t3.micro")
+        got = sorted(i["id"] for i in json.loads(p.stdout or "[]")) if p.returncode == 0 else None
+        check(got == want_t, "ask list: type filter", f"want {len(want_t)} got {got and len(got)}")
+
+        # 3. A mutating sentence runs nothing and exits 2.
+        sbx.admin("DELETE", "/calls")
+        before = sorted((i["id"], i["state"]) for i in instances("us-east-1"))
+        p = ask("stop all dev instances")
+        check(p.returncode == 2, "ask stop: exit 2", f"{p.returncode} {p.stderr}")
+        check("not built yet in the client" in p.stderr and "ec2.stop" in p.stderr,
+              "ask stop: says what it understood and that it does not run it", p.stderr)
+        calls = sbx.admin("GET", "/calls")["calls"]
+        check(not calls, "ask stop: no AWS call at all (no StopInstances)",
+              json.dumps([c["action"] for c in calls]))
+        after_state = sbx.admin("GET", "/state")
+        after_member = next(a for a in after_state["accounts"] if a["id"] == acct)
+        after = sorted((i["id"], i["state"]) for r in after_member["regions"]
+                       if r["name"] == "us-east-1" for i in r["instances"])
+        check(before == after, "ask stop: instance states unchanged")
+        p = ask("what's my biggest cost driver this month")
+        check(p.returncode == 2 and "not built yet in the client" in p.stderr,
+              "ask server question: exit 2, honest", p.stderr)
+        p = ask("stop everything")
+        check(p.returncode == 2 and "missing" in p.stderr, "ask clarify: exit 2, says what is missing",
+              p.stderr)
+
+        # 4. A server that is up: asked only GET /healthz, never the sentence nor credentials.
+        srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+        t = threading.Thread(target=srv.serve_forever, daemon=True)
+        t.start()
+        try:
+            url = f"http://127.0.0.1:{srv.server_address[1]}"
+            p = ask("list running instances in eu-west-1",
+                    env={"ESCHER_URL": url, "ESCHER_TOKEN": "esk_test"})
+            check(p.returncode == 0 and "unreachable" not in p.stderr,
+                  "ask with a server up: answers, no unreachable line", p.stderr)
+        finally:
+            srv.shutdown()
+            srv.server_close()
+        seen = Recorder.seen
+        check([(s["method"], s["path"]) for s in seen] == [("GET", "/healthz")],
+              "server up: only GET /healthz was sent", json.dumps(seen)[:400])
+        text = json.dumps(seen)
+        check(not any(s in text for s in secrets) and "running" not in text,
+              "server up: no credential nor sentence sent")
+    finally:
+        sbx.proc.stop()
+    return e2elib.report()
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except e2elib.Stop:
+        sys.exit(e2elib.report())
