@@ -8,6 +8,7 @@
 
 #include "aws/aws_client.h"
 #include "aws/aws_opts.h"
+#include "aws/awsconfig.h"
 #include "aws/credprov.h"
 #include "aws/paging.h"
 #include "aws/xml.h"
@@ -36,17 +37,39 @@ static void client_ask_check_server(client_api *api)
 }
 
 /* The region of a query that names none: --region, AWS_REGION,
- * AWS_DEFAULT_REGION, else us-east-1 (the profile's region is not read yet). */
-static const char *client_ask_default_region(const opts *o)
+ * AWS_DEFAULT_REGION, the profile's region in the config file, else
+ * us-east-1 (the order of the client's --region help). Caller frees. */
+static char *client_ask_default_region(const opts *o)
 {
     const char *r = opts_get_string(o, "region");
+    if (!r || !r[0])
+        r = getenv("AWS_REGION");
+    if (!r || !r[0])
+        r = getenv("AWS_DEFAULT_REGION");
     if (r && r[0])
-        return r;
-    r = getenv("AWS_REGION");
-    if (r && r[0])
-        return r;
-    r = getenv("AWS_DEFAULT_REGION");
-    return r && r[0] ? r : "us-east-1";
+        return xstrdup(r);
+    const char *profile = opts_get_string(o, "profile");
+    if (!profile || !profile[0])
+        profile = getenv("AWS_DEFAULT_PROFILE");
+    if (!profile || !profile[0])
+        profile = getenv("AWS_PROFILE");
+    if (!profile || !profile[0])
+        profile = "default";
+    const char *file = getenv("AWS_CONFIG_FILE"), *home = getenv("HOME");
+    char *path = file && file[0] ? xstrdup(file) : home ? xasprintf("%s/.aws/config", home) : NULL;
+    awsconfig *c = NULL;
+    err e;
+    err_clear(&e);
+    char *region = NULL;
+    /* An unreadable config file is the credential chain's to report. */
+    if (path && awsconfig_load(path, &c, &e) && c) {
+        const char *v = awsconfig_get(c, awsconfig_profile_section(c, profile), "region");
+        if (v && v[0])
+            region = xstrdup(v);
+    }
+    awsconfig_free(c);
+    free(path);
+    return region ? region : xstrdup("us-east-1");
 }
 
 /* The plan's filters as a target selector (strings borrowed from filters;
@@ -171,7 +194,7 @@ static int client_ask_query(const opts *o, const json_t *plan, client_out_format
     }
     aws_client_options copts;
     aws_opts_client_options(o, &copts);
-    const char *def_region = client_ask_default_region(o);
+    char *def_region = client_ask_default_region(o);
     copts.region = def_region;
     credprov_options po = {0};
     po.profile = opts_get_string(o, "profile");
@@ -185,6 +208,7 @@ static int client_ask_query(const opts *o, const json_t *plan, client_out_format
     if (!aws) {
         fprintf(stderr, "escher: local AWS credentials: %s\n", e.message);
         credprov_free(creds);
+        free(def_region);
         return CLIENT_EXIT_FAILED;
     }
     target_selector sel;
@@ -224,6 +248,7 @@ static int client_ask_query(const opts *o, const json_t *plan, client_out_format
     client_ask_selector_clear(&sel);
     aws_client_free(aws);
     credprov_free(creds);
+    free(def_region);
     return rc;
 }
 

@@ -147,6 +147,32 @@ def main():
         check(p.returncode == 0 and count == n, "ask count: stopped instances in us-east-1",
               f"want {n} got {p.stdout!r} {p.stderr}")
 
+        # No region in the sentence: --region, else the profile's (us-east-1 in the sandbox's).
+        def count_of(p):
+            try:
+                return json.loads(p.stdout).get("count")
+            except ValueError:
+                return None
+        p = ask("how many stopped instances", "--output", "json")
+        check(p.returncode == 0 and count_of(p) == n, "ask count: the profile's region",
+              f"want {n} got {p.stdout!r} {p.stderr}")
+        n_eu = sum(1 for i in instances("eu-west-1") if i["state"] == "stopped")
+        p = ask("how many stopped instances", "--region", "eu-west-1", "--output", "json")
+        check(p.returncode == 0 and count_of(p) == n_eu, "ask count: --region",
+              f"want {n_eu} got {p.stdout!r} {p.stderr}")
+        # A copy of the config whose profile says eu-west-1.
+        with open(os.path.join(aws_dir, "config")) as f:
+            cfg = f.read()
+        head = f"[profile {profile}]\nregion = us-east-1"
+        need(head in cfg, "the sandbox's config names the profile's region", cfg[:300])
+        eu_cfg = os.path.join(tmp, "config-eu")
+        with open(eu_cfg, "w") as f:
+            f.write(cfg.replace(head, f"[profile {profile}]\nregion = eu-west-1"))
+        p = ask("how many stopped instances", "--output", "json",
+                env={"AWS_CONFIG_FILE": eu_cfg})
+        check(p.returncode == 0 and count_of(p) == n_eu, "ask count: a profile region eu-west-1",
+              f"want {n_eu} got {p.stdout!r} {p.stderr}")
+
         # Tags and types are filters too.
         p = ask("list dev instances in eu-west-1", "--output", "json")
         want_dev = sorted(i["id"] for i in instances("eu-west-1")
@@ -200,8 +226,43 @@ def main():
         text = json.dumps(seen)
         check(not any(s in text for s in secrets) and "running" not in text,
               "server up: no credential nor sentence sent")
+        # 5. Paging: a region with more instances than one page (1000) holds.
+        world = sbx.admin("GET", "/state")
+        big = next(a for a in world["accounts"] if a["id"] == acct)
+        reg = next(r for r in big["regions"] if r["name"] == "eu-west-1")
+        proto = dict(next(i for i in reg["instances"] if i["state"] == "running"))
+        for n in range(1200):
+            extra = dict(proto)
+            extra["id"] = f"i-{0xa000000000000000 + n:017x}"[:19]
+            extra["tags"] = [{"Key": "Name", "Value": f"bulk-{n}"}]
+            reg["instances"].append(extra)
+        world_file = os.path.join(tmp, "big-world.json")
+        with open(world_file, "w") as f:
+            json.dump(world, f)
+        want_n = sum(1 for i in reg["instances"] if i["state"] == "running")
     finally:
         sbx.proc.stop()
+    big_dir = os.path.join(tmp, "aws-big")
+    sbx2 = e2elib.start_sandbox(SANDBOX, tmp, "sandbox-big",
+                                ["--world", world_file, "--aws-config", big_dir])
+    try:
+        base_env["AWS_CONFIG_FILE"] = os.path.join(big_dir, "config")
+        base_env["AWS_SHARED_CREDENTIALS_FILE"] = os.path.join(big_dir, "credentials")
+        p = subprocess.run([ESCHER, "--profile", profile, "--endpoint-url", sbx2.endpoint,
+                            "--output", "json", "ask", "how many running instances in eu-west-1"],
+                           env=base_env, capture_output=True, text=True, timeout=60)
+        try:
+            count = json.loads(p.stdout).get("count")
+        except ValueError:
+            count = None
+        check(p.returncode == 0 and count == want_n,
+              "ask count over several pages", f"want {want_n} got {p.stdout!r} {p.stderr}")
+        calls = sbx2.admin("GET", "/calls")["calls"]
+        pages = [c for c in calls if c["action"] == "DescribeInstances"]
+        check(len(pages) >= 2 and "NextToken" in pages[-1]["params"],
+              "paging: later pages sent the NextToken", json.dumps([c["params"] for c in pages])[:400])
+    finally:
+        sbx2.proc.stop()
     return e2elib.report()
 
 
