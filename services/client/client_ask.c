@@ -217,6 +217,10 @@ static int client_ask_query(const opts *o, const json_t *plan, client_out_format
     const json_t *regions = json_object_get(filters, "regions");
     int rc = CLIENT_EXIT_OK;
     size_t nregions = json_array_size(regions), nok = 0;
+    /* The engine gives no regions for "all regions" too: say which one is
+     * answered rather than let a partial answer pass for a whole one. */
+    if (nregions == 0)
+        fprintf(stderr, "escher: no region named; answering for %s\n", def_region);
     for (size_t i = 0; i < (nregions ? nregions : 1); i++) {
         const char *region = nregions ? json_string_value(json_array_get(regions, i)) : def_region;
         if (!region)

@@ -160,6 +160,11 @@ def main():
         p = ask("how many stopped instances", "--region", "eu-west-1", "--output", "json")
         check(p.returncode == 0 and count_of(p) == n_eu, "ask count: --region",
               f"want {n_eu} got {p.stdout!r} {p.stderr}")
+        check("no region named; answering for eu-west-1" in p.stderr,
+              "ask count: says which region it answered for", p.stderr)
+        p = ask("how many stopped instances in eu-west-1 and us-east-1", "--output", "json")
+        check(p.returncode == 0 and count_of(p) == n + n_eu, "ask count: two regions",
+              f"want {n + n_eu} got {p.stdout!r} {p.stderr}")
         # A copy of the config whose profile says eu-west-1.
         with open(os.path.join(aws_dir, "config")) as f:
             cfg = f.read()
