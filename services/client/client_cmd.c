@@ -8,6 +8,7 @@
 #include "client_ask.h"
 #include "client_config.h"
 #include "client_out.h"
+#include "client_state.h"
 
 #include "core/secure.h"
 #include "core/strbuf.h"
@@ -444,6 +445,88 @@ static int cmd_ask(cmd_ctx *c)
     return rc;
 }
 
+/* ---- local state (client_state.c) ------------------------------------- */
+
+/* A count flag: 1..max, or the default when absent; -1 after a usage error. */
+static int count_flag(const cmd_ctx *c, const char *cmd, const char *name, int dflt, int max)
+{
+    const char *v = flag(c, name);
+    if (!v)
+        return dflt;
+    char *end = NULL;
+    long n = strtol(v, &end, 10);
+    if (!v[0] || *end || n < 1 || n > max) {
+        usage_error(cmd, "--%s wants a number from 1 to %d, not '%s'", name, max, v);
+        return -1;
+    }
+    return (int)n;
+}
+
+static const char *const history_cols[] = {"id", "at", "role", "text", NULL};
+
+static int history_show(cmd_ctx *c, const char *cmd, const char *word)
+{
+    int limit = count_flag(c, cmd, "limit", word ? 100 : 20, 1000000);
+    if (limit < 0)
+        return CLIENT_EXIT_USAGE;
+    err e;
+    err_clear(&e);
+    client_state *s = client_state_open(&e);
+    json_t *rows = NULL;
+    bool ok = s && (word ? client_state_history_search(s, word, limit, &rows, &e)
+                         : client_state_history_list(s, limit, &rows, &e));
+    client_state_close(s);
+    if (!ok)
+        return failed(&e);
+    client_out_items(stdout, c->out, rows, history_cols);
+    json_decref(rows);
+    return CLIENT_EXIT_OK;
+}
+
+static int cmd_history_list(cmd_ctx *c)
+{
+    return history_show(c, "history list", NULL);
+}
+
+static int cmd_history_search(cmd_ctx *c)
+{
+    return history_show(c, "history search", c->pos[0]);
+}
+
+static int cmd_history_add(cmd_ctx *c)
+{
+    const char *role = flag(c, "role");
+    if (!role || (strcmp(role, "user") != 0 && strcmp(role, "assistant") != 0))
+        return usage_error("history add", "--role user or --role assistant is required");
+    int repeat = count_flag(c, "history add", "repeat", 1, 100000000);
+    if (repeat < 0)
+        return CLIENT_EXIT_USAGE;
+    err e;
+    err_clear(&e);
+    client_state *s = client_state_open(&e);
+    bool ok = s != NULL;
+    for (int i = 0; ok && i < repeat; i++) {
+        char *text = repeat > 1 ? xasprintf("%s %d", c->pos[0], i + 1) : xstrdup(c->pos[0]);
+        ok = client_state_history_add(s, role, text, &e);
+        free(text);
+    }
+    client_state_close(s);
+    return ok ? CLIENT_EXIT_OK : failed(&e);
+}
+
+static int cmd_state_path(cmd_ctx *c)
+{
+    (void)c;
+    err e;
+    err_clear(&e);
+    char *path = client_state_path(&e);
+    if (!path)
+        return failed(&e);
+    printf("%s\n", path);
+    free(path);
+    return CLIENT_EXIT_OK;
+}
+
 static int cmd_help(cmd_ctx *c);
 
 #define OUT "output=,"
@@ -499,6 +582,23 @@ static const client_cmd commands[] = {
      cmd_audit_list},
     {"audit verify", OUT, "[--output FORMAT]", 0,
      "Checks the audit trail's hash chain; exits 1 when it is broken.", cmd_audit_verify},
+    {"history list", OUT "limit=", "[--limit N] [--output table|json|csv]", 0,
+     "Lists the last N chat messages (default 20), oldest first, from the local state "
+     "database (see 'escher state path').",
+     cmd_history_list},
+    {"history search", OUT "limit=", "WORD [--limit N] [--output table|json|csv]", 1,
+     "Lists the chat messages containing WORD (full-text search; the newest 100 unless "
+     "--limit says otherwise), oldest first.",
+     cmd_history_search},
+    {"history add", "role=,repeat=", "--role user|assistant [--repeat N] TEXT", 1,
+     "For scripts (and chat): appends TEXT to the chat history, in its own transaction. "
+     "--repeat N appends it N times as \"TEXT 1\" .. \"TEXT N\", one transaction each.",
+     cmd_history_add},
+    {"state path", "", "", 0,
+     "Prints the local state database's path: $XDG_DATA_HOME/escher/state.db, else "
+     "~/.local/share/escher/state.db (directory 0700, file 0600). A locked or damaged "
+     "database is reported (exit 1) and never deleted or rewritten.",
+     cmd_state_path},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
