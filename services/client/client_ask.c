@@ -134,9 +134,22 @@ static bool client_ask_in(const json_t *list, const char *s)
     return false;
 }
 
-/* Appends the region's matching instances to items. */
+/* An instance's tags as an object. */
+static json_t *client_ask_tags(const xml_node *i)
+{
+    json_t *tags = json_object();
+    for (const xml_node *t = xml_find(i, "tagSet/item"); t; t = xml_next(t)) {
+        const char *k = xml_find_text(t, "key"), *v = xml_find_text(t, "value");
+        if (k)
+            json_object_set_new(tags, k, json_string(v ? v : ""));
+    }
+    return tags;
+}
+
+/* Appends the region's matching instances to items; full adds the tags and
+ * launch time (for the estate cache). */
 static bool client_ask_region(aws_client *aws, const json_t *filters, const target_selector *sel,
-                              const char *region, json_t *items, err *e)
+                              const char *region, bool full, json_t *items, err *e)
 {
     client_ask_page pg = {sel, region};
     paginator *p = paginator_new(&PAGING_EC2_DESCRIBE_INSTANCES);
@@ -161,11 +174,16 @@ static bool client_ask_region(aws_client *aws, const json_t *filters, const targ
                 const char *state = xml_find_text(i, "instanceState/name");
                 if (!id || (type && (!itype || strcmp(type, itype) != 0)))
                     continue;
-                json_array_append_new(items,
-                                      json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "account",
-                                                owner ? owner : "", "region", region, "id", id,
-                                                "name", ops_ec2_name_tag(i), "state",
-                                                state ? state : "", "type", itype ? itype : ""));
+                json_t *item =
+                    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "account", owner ? owner : "",
+                              "region", region, "id", id, "name", ops_ec2_name_tag(i), "state",
+                              state ? state : "", "type", itype ? itype : "");
+                if (full) {
+                    const char *lt = xml_find_text(i, "launchTime");
+                    json_object_set_new(item, "tags", client_ask_tags(i));
+                    json_object_set_new(item, "launch_time", lt ? json_string(lt) : json_null());
+                }
+                json_array_append_new(items, item);
             }
         }
         if (paginator_done(p))
@@ -175,6 +193,39 @@ static bool client_ask_region(aws_client *aws, const json_t *filters, const targ
         fprintf(stderr, "escher: the listing of %s stopped early (paging limit)\n", region);
     paginator_free(p);
     return ok;
+}
+
+aws_client *client_ask_aws(const opts *o, credprov **creds, char **region)
+{
+    aws_client_options copts;
+    aws_opts_client_options(o, &copts);
+    char *def_region = client_ask_default_region(o);
+    copts.region = def_region;
+    credprov_options po = {0};
+    po.profile = opts_get_string(o, "profile");
+    po.endpoint_url = copts.endpoint_url;
+    po.region = def_region;
+    po.ca_file = copts.ca_file;
+    err e;
+    err_clear(&e);
+    credprov *c = credprov_default_chain(&po, &e);
+    aws_client *aws = c ? aws_client_new(&copts, c, NULL, &e) : NULL;
+    if (!aws) {
+        fprintf(stderr, "escher: local AWS credentials: %s\n", e.message);
+        credprov_free(c);
+        free(def_region);
+        return NULL;
+    }
+    *creds = c;
+    *region = def_region;
+    return aws;
+}
+
+bool client_ask_instances(aws_client *aws, const char *region, json_t *items, err *e)
+{
+    target_selector sel;
+    memset(&sel, 0, sizeof sel);
+    return client_ask_region(aws, NULL, &sel, region, true, items, e);
 }
 
 static int client_ask_query(const opts *o, const json_t *plan, client_out_format out)
@@ -192,25 +243,12 @@ static int client_ask_query(const opts *o, const json_t *plan, client_out_format
         fprintf(stderr, "escher: filtering instances by age is not built yet in the client\n");
         return CLIENT_EXIT_USAGE;
     }
-    aws_client_options copts;
-    aws_opts_client_options(o, &copts);
-    char *def_region = client_ask_default_region(o);
-    copts.region = def_region;
-    credprov_options po = {0};
-    po.profile = opts_get_string(o, "profile");
-    po.endpoint_url = copts.endpoint_url;
-    po.region = def_region;
-    po.ca_file = copts.ca_file;
-    err e;
-    err_clear(&e);
-    credprov *creds = credprov_default_chain(&po, &e);
-    aws_client *aws = creds ? aws_client_new(&copts, creds, NULL, &e) : NULL;
-    if (!aws) {
-        fprintf(stderr, "escher: local AWS credentials: %s\n", e.message);
-        credprov_free(creds);
-        free(def_region);
+    char *def_region = NULL;
+    credprov *creds = NULL;
+    aws_client *aws = client_ask_aws(o, &creds, &def_region);
+    if (!aws)
         return CLIENT_EXIT_FAILED;
-    }
+    err e;
     target_selector sel;
     client_ask_selector(filters, &sel);
     json_t *items = json_array();
@@ -226,7 +264,7 @@ static int client_ask_query(const opts *o, const json_t *plan, client_out_format
         if (!region)
             continue;
         err_clear(&e);
-        if (client_ask_region(aws, filters, &sel, region, items, &e))
+        if (client_ask_region(aws, filters, &sel, region, false, items, &e))
             nok++;
         else
             fprintf(stderr, "escher: %s\n", e.message);

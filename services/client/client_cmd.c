@@ -514,6 +514,88 @@ static int cmd_history_add(cmd_ctx *c)
     return ok ? CLIENT_EXIT_OK : failed(&e);
 }
 
+/* ---- estate cache (client_state.c, listed by client_ask.c) ------------- */
+
+/* Lists the instances of each region (--region, repeatable; else the
+ * default one) and replaces that region's cached instances with them. */
+static int cmd_refresh(cmd_ctx *c)
+{
+    char *def_region = NULL;
+    credprov *creds = NULL;
+    aws_client *aws = client_ask_aws(c->o, &creds, &def_region);
+    if (!aws)
+        return CLIENT_EXIT_FAILED;
+    err e;
+    err_clear(&e);
+    client_state *s = client_state_open(&e);
+    if (!s) {
+        aws_client_free(aws);
+        credprov_free(creds);
+        free(def_region);
+        return failed(&e);
+    }
+    const char *regions[MAX_FLAGS];
+    int nregions = 0;
+    for (int i = 0; i < c->nflags; i++)
+        if (strcmp(c->flag_name[i], "region") == 0)
+            regions[nregions++] = c->flag_value[i];
+    if (nregions == 0)
+        regions[nregions++] = def_region;
+    int nok = 0;
+    for (int r = 0; r < nregions; r++) {
+        err_clear(&e);
+        json_t *found = json_array(), *items = json_array();
+        char *at = NULL;
+        bool ok = client_ask_instances(aws, regions[r], found, &e);
+        size_t i;
+        json_t *it;
+        json_array_foreach(found, i, it)
+        {
+            json_t *data = json_pack("{s:O, s:O, s:O}", "type", json_object_get(it, "type"), "tags",
+                                     json_object_get(it, "tags"), "launch_time",
+                                     json_object_get(it, "launch_time"));
+            json_array_append_new(items, json_pack("{s:O, s:O, s:O, s:O, s:o}", "account",
+                                                   json_object_get(it, "account"), "id",
+                                                   json_object_get(it, "id"), "name",
+                                                   json_object_get(it, "name"), "state",
+                                                   json_object_get(it, "state"), "data", data));
+        }
+        ok = ok && client_state_estate_replace(s, regions[r], "instance", items, &at, &e);
+        if (ok) {
+            printf("refreshed %zu instances in %s (fetched at %s)\n", json_array_size(items),
+                   regions[r], at);
+            nok++;
+        } else {
+            fprintf(stderr, "escher: %s\n", e.message);
+        }
+        free(at);
+        json_decref(items);
+        json_decref(found);
+    }
+    client_state_close(s);
+    aws_client_free(aws);
+    credprov_free(creds);
+    free(def_region);
+    return nok == nregions ? CLIENT_EXIT_OK : nok ? CLIENT_EXIT_PARTIAL : CLIENT_EXIT_FAILED;
+}
+
+static int cmd_estate_list(cmd_ctx *c)
+{
+    err e;
+    err_clear(&e);
+    client_state *s = client_state_open(&e);
+    json_t *rows = NULL;
+    bool ok = s && client_state_estate_list(s, flag(c, "region"), &rows, &e);
+    client_state_close(s);
+    if (!ok)
+        return failed(&e);
+    static const char *const cols[] = {"account", "region", "type",       "id",
+                                       "name",    "state",  "fetched_at", NULL};
+    client_out_items(stdout, c->out, rows, cols);
+    json_decref(rows);
+    return CLIENT_EXIT_OK;
+}
+
 static int cmd_state_path(cmd_ctx *c)
 {
     (void)c;
@@ -594,6 +676,16 @@ static const client_cmd commands[] = {
      "For scripts (and chat): appends TEXT to the chat history, in its own transaction. "
      "--repeat N appends it N times as \"TEXT 1\" .. \"TEXT N\", one transaction each.",
      cmd_history_add},
+    {"refresh", "region=", "[--region R ...]", 0,
+     "Lists the instances of each --region (repeatable; else the default region, as for "
+     "'ask') with the local AWS credentials and replaces that region's instances in the "
+     "local estate cache, in one transaction per region: instances no longer returned are "
+     "removed. Prints how many were fetched and when.",
+     cmd_refresh},
+    {"estate list", OUT "region=", "[--region R] [--output table|json|csv]", 0,
+     "Lists the resources in the local estate cache (see 'escher refresh') with the time "
+     "each was fetched; json adds each one's data (type, tags, launch time).",
+     cmd_estate_list},
     {"state path", "", "", 0,
      "Prints the local state database's path: $XDG_DATA_HOME/escher/state.db, else "
      "~/.local/share/escher/state.db (directory 0700, file 0600). A locked or damaged "

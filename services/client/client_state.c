@@ -381,6 +381,95 @@ bool client_state_estate_put(client_state *s, const char *account, const char *r
                        p, 7, e);
 }
 
+bool client_state_estate_replace(client_state *s, const char *region, const char *resource_type,
+                                 const json_t *items, char **fetched_at, err *e)
+{
+    if (!state_exec(s, "BEGIN IMMEDIATE", "starting a transaction", e))
+        return false;
+    /* One time for the whole listing: the rows not stamped with it are the
+     * ones AWS no longer returned. */
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db, "SELECT " STATE_NOW, -1, &st, NULL);
+    char *now = NULL;
+    if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        now = xstrdup((const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    bool ok = now || state_fail(s, rc == SQLITE_OK ? SQLITE_ERROR : rc, "reading the time", e);
+    size_t i;
+    const json_t *it;
+    json_array_foreach(items, i, it)
+    {
+        if (!ok)
+            break;
+        char *data = json_dumps(json_object_get(it, "data"), JSON_COMPACT | JSON_SORT_KEYS);
+        const char *p[] = {json_string_value(json_object_get(it, "account")),
+                           region,
+                           resource_type,
+                           json_string_value(json_object_get(it, "id")),
+                           json_string_value(json_object_get(it, "name")),
+                           json_string_value(json_object_get(it, "state")),
+                           data ? data : "{}",
+                           now};
+        ok = state_run(s,
+                       "INSERT INTO estate (account, region, resource_type, resource_id, name, "
+                       "state, data, fetched_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
+                       "ON CONFLICT (account, region, resource_type, resource_id) DO UPDATE "
+                       "SET name = excluded.name, state = excluded.state, data = excluded.data, "
+                       "fetched_at = excluded.fetched_at",
+                       p, 8, e);
+        free(data);
+    }
+    if (ok) {
+        const char *p[] = {region, resource_type, now};
+        ok = state_run(s,
+                       "DELETE FROM estate WHERE region = ?1 AND resource_type = ?2 AND "
+                       "fetched_at <> ?3",
+                       p, 3, e) &&
+             state_exec(s, "COMMIT", "committing", e);
+    }
+    if (!ok) {
+        state_rollback(s);
+        free(now);
+        return false;
+    }
+    *fetched_at = now;
+    return true;
+}
+
+bool client_state_estate_list(client_state *s, const char *region, json_t **rows, err *e)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db,
+                                "SELECT account, region, resource_type, resource_id, name, state, "
+                                "fetched_at, data FROM estate WHERE ?1 IS NULL OR region = ?1 "
+                                "ORDER BY account, region, resource_type, resource_id",
+                                -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return state_fail(s, rc, "reading the estate", e);
+    if (region)
+        sqlite3_bind_text(st, 1, region, -1, SQLITE_TRANSIENT);
+    json_t *a = json_array();
+    static const char *const names[] = {"account", "region", "type",       "id",
+                                        "name",    "state",  "fetched_at", "data"};
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        json_t *row = json_object();
+        for (int c = 0; c < 7; c++) {
+            const char *v = (const char *)sqlite3_column_text(st, c);
+            json_object_set_new(row, names[c], v ? json_string(v) : json_null());
+        }
+        json_t *d = json_loads((const char *)sqlite3_column_text(st, 7), 0, NULL);
+        json_object_set_new(row, names[7], d ? d : json_object());
+        json_array_append_new(a, row);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        json_decref(a);
+        return state_fail(s, rc, "reading the estate", e);
+    }
+    *rows = a;
+    return true;
+}
+
 bool client_state_setting_get(client_state *s, const char *key, char **value, err *e)
 {
     *value = NULL;

@@ -41,6 +41,17 @@ bool client_state_estate_put(client_state *s, const char *account, const char *r
                              const char *resource_type, const char *resource_id, const char *name,
                              const char *state, const char *data, err *e);
 
+/* Replaces the cached resources of one region and type with items (objects
+ * {account, id, name, state, data (object)}), in one transaction: rows not
+ * in items are removed. *fetched_at is the time stamped on them (caller
+ * frees). */
+bool client_state_estate_replace(client_state *s, const char *region, const char *resource_type,
+                                 const json_t *items, char **fetched_at, err *e);
+
+/* The cached resources (of one region, or all when region is NULL) as
+ * objects {account, region, type, id, name, state, fetched_at, data}. */
+bool client_state_estate_list(client_state *s, const char *region, json_t **rows, err *e);
+
 /* A setting's value in *value (caller frees; NULL when unset). */
 bool client_state_setting_get(client_state *s, const char *key, char **value, err *e);
 
