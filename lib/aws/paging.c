@@ -191,6 +191,16 @@ bool paginator_feed(paginator *p, http_response *resp, err *e)
     return true;
 }
 
+bool paginator_feed_copy(paginator *p, const http_response *resp, err *e)
+{
+    http_response copy = HTTP_RESPONSE_INIT;
+    copy.status = resp->status;
+    strbuf_append(&copy.body, resp->body.buf ? resp->body.buf : "", resp->body.len);
+    bool ok = paginator_feed(p, &copy, e);
+    http_response_free(&copy);
+    return ok;
+}
+
 bool paginator_fetch(paginator *p, aws_client *c, paging_build_fn build, void *arg, bool *got,
                      err *e)
 {

@@ -82,6 +82,10 @@ int paginator_pages(const paginator *p);
  * ERR_INTERNAL if called after done. */
 bool paginator_feed(paginator *p, http_response *resp, err *e);
 
+/* paginator_feed for an answer the caller may not take from (an asynchronous
+ * call's callback gets a const response): the body is copied first. */
+bool paginator_feed_copy(paginator *p, const http_response *resp, err *e);
+
 /* The current page: raw body and its parsed form (xml for XML protocols,
  * json for JSON). Owned by p, valid until the next feed/fetch/free. */
 const char *paginator_body(const paginator *p);

@@ -439,12 +439,8 @@ static void on_page(const http_response *resp, const err *e, void *arg)
         list_failed(d, e);
         return;
     }
-    http_response copy = HTTP_RESPONSE_INIT;
-    copy.status = resp->status;
-    strbuf_append(&copy.body, resp->body.buf ? resp->body.buf : "", resp->body.len);
     err pe = {0};
-    bool ok = paginator_feed(d->pager, &copy, &pe);
-    http_response_free(&copy);
+    bool ok = paginator_feed_copy(d->pager, resp, &pe);
     if (!ok) {
         list_failed(d, &pe);
         return;
@@ -552,12 +548,8 @@ static void on_walk_page(const http_response *resp, const err *e, void *arg)
         step_failed(d, d->walk_step, e);
         return;
     }
-    http_response copy = HTTP_RESPONSE_INIT;
-    copy.status = resp->status;
-    strbuf_append(&copy.body, resp->body.buf ? resp->body.buf : "", resp->body.len);
     err pe = {0};
-    bool ok = paginator_feed(d->pager, &copy, &pe);
-    http_response_free(&copy);
+    bool ok = paginator_feed_copy(d->pager, resp, &pe);
     if (!ok) {
         step_failed(d, d->walk_step, &pe);
         return;

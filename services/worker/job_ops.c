@@ -720,14 +720,10 @@ static void on_page(const http_response *resp, const err *e, void *arg)
         item_failed(it, e);
         return;
     }
-    http_response copy = HTTP_RESPONSE_INIT;
-    copy.status = resp->status;
-    strbuf_append(&copy.body, resp->body.buf ? resp->body.buf : "", resp->body.len);
     err pe = {0};
-    bool ok = paginator_feed(it->pager, &copy, &pe) &&
+    bool ok = paginator_feed_copy(it->pager, resp, &pe) &&
               it->run->op->executor->list_parse(paginator_xml(it->pager), &it->run->t.selector,
                                                 &it->res, &it->nres, &it->cap, &pe);
-    http_response_free(&copy);
     if (!ok) {
         item_failed(it, &pe);
         return;

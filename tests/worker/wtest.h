@@ -94,6 +94,15 @@ void wt_wait_state(const char *job, const char *states, int timeout_ms, char *ou
 /* The role ARN arn:aws:iam::<account>:role/<name> (caller frees). */
 char *wt_arn(const char *account, const char *name);
 
+/* True when account is one of the sandbox's member accounts. */
+bool wt_is_member(const char *account);
+/* Registers every member account for tenant A with its EscherOperator and
+ * EscherReadOnly roles, verified, in both test regions (as a finished
+ * verification would leave them). */
+void wt_register_members(void);
+/* The JSON result of job (caller decrefs); fails the test when it has none. */
+json_t *wt_job_result(const char *job);
+
 /* ---- sandbox ---- */
 
 /* PUT /faults with body. */

@@ -70,14 +70,6 @@ typedef struct world {
     size_t n;
 } world;
 
-static bool is_member(const char *account)
-{
-    for (int i = 0; i < SBX_ACCOUNTS; i++)
-        if (strcmp(W.sb.member_ids[i], account) == 0)
-            return true;
-    return false;
-}
-
 /* Every instance of every account, from GET /state. */
 static world snapshot(void)
 {
@@ -109,7 +101,7 @@ static world snapshot(void)
                         x->dev =
                             strcmp(json_string_value(json_object_get(tag, "Value")), "dev") == 0;
                 }
-                x->member = is_member(id);
+                x->member = wt_is_member(id);
             }
         }
     }
@@ -144,24 +136,6 @@ static int group_setup(void **state)
     return wt_setup(state);
 }
 
-/* The three members registered, verified, in both regions. */
-static void register_members(void)
-{
-    for (int i = 0; i < SBX_ACCOUNTS; i++) {
-        char *role = wt_arn(W.sb.member_ids[i], "EscherOperator");
-        char *ro = wt_arn(W.sb.member_ids[i], "EscherReadOnly");
-        char id[QUEUE_ID_LEN];
-        wt_account(W.tenant_a, W.sb.member_ids[i], role, ro, NULL, id);
-        const char *p[1] = {id};
-        char out[8];
-        wt_query1("UPDATE aws_accounts SET status = 'verified', verified_at = now(),"
-                  " regions = '{" SBX_REGION1 "," SBX_REGION2 "}' WHERE id = $1 RETURNING 'x'",
-                  1, p, out, sizeof out);
-        free(role);
-        free(ro);
-    }
-}
-
 static char *payload(const char *op, bool dry_run)
 {
     return xasprintf("{\"operation\": \"%s\", \"params\": {}, \"dry_run\": %s, \"target\": "
@@ -169,17 +143,6 @@ static char *payload(const char *op, bool dry_run)
                      "\"selector\": {\"tags\": {\"env\": [\"dev\"]}}}}",
                      op, dry_run ? "true" : "false", W.sb.member_ids[0], W.sb.member_ids[1],
                      W.sb.member_ids[2]);
-}
-
-static json_t *job_result(const char *job)
-{
-    char text[1 << 16];
-    const char *p[1] = {job};
-    wt_query1("SELECT result::text FROM jobs WHERE id = $1", 1, p, text, sizeof text);
-    json_t *r = json_loads(text, 0, NULL);
-    if (r == NULL)
-        fail_msg("job %s has no result", job);
-    return r;
 }
 
 static json_t *calls(void)
@@ -219,7 +182,7 @@ static size_t check_assumes(json_t *log, const char *job, const char *const *act
         assert_non_null(strstr(role, ":role/EscherOperator"));
         char account[13];
         snprintf(account, sizeof account, "%.12s", role + strlen("arn:aws:iam::"));
-        assert_true(is_member(account));
+        assert_true(wt_is_member(account));
         assert_int_equal(json_integer_value(json_object_get(c, "status")), 200);
         json_t *policy = json_loads(json_string_value(json_object_get(params, "Policy")), 0, NULL);
         assert_non_null(policy);
@@ -242,7 +205,7 @@ static void test_dry_run_changes_nothing(void **state)
 {
     (void)state;
     wt_need();
-    register_members();
+    wt_register_members();
     world before = snapshot();
     size_t running = 0, dev = 0;
     for (size_t i = 0; i < before.n; i++) {
@@ -260,7 +223,7 @@ static void test_dry_run_changes_nothing(void **state)
     assert_int_equal(wt_worker_stop(&w, SIGTERM, 20000), 0);
     assert_string_equal(st, "succeeded");
 
-    json_t *result = job_result(job);
+    json_t *result = wt_job_result(job);
     assert_string_equal(json_string_value(json_object_get(result, "state")), "succeeded");
     assert_true(json_is_true(json_object_get(result, "dry_run")));
     json_t *res = json_object_get(result, "resources");
@@ -312,7 +275,7 @@ static void test_stop_dev_instances(void **state)
 {
     (void)state;
     wt_need();
-    register_members();
+    wt_register_members();
     world before = snapshot();
     json_decref(sbx_admin(&W.sb, "DELETE", "/calls", NULL));
     char job[QUEUE_ID_LEN];
@@ -354,7 +317,7 @@ static void test_stop_dev_instances(void **state)
             assert_true(seen);
         }
 
-    json_t *result = job_result(job);
+    json_t *result = wt_job_result(job);
     assert_string_equal(json_string_value(json_object_get(result, "state")), "succeeded");
     json_t *counts = json_object_get(result, "counts");
     assert_int_equal(json_integer_value(json_object_get(counts, "done")), stopped);
@@ -384,7 +347,7 @@ static void test_stop_dev_instances(void **state)
         if (strcmp(action, "StopInstances") != 0)
             continue;
         stops++;
-        assert_true(is_member(json_string_value(json_object_get(c, "account"))));
+        assert_true(wt_is_member(json_string_value(json_object_get(c, "account"))));
         assert_null(json_object_get(json_object_get(c, "params"), "DryRun"));
         assert_int_equal(json_integer_value(json_object_get(c, "status")), 200);
     }
@@ -410,7 +373,7 @@ static void test_start_survives_sigkill(void **state)
 {
     (void)state;
     wt_need();
-    register_members();
+    wt_register_members();
     sbx_advance(&W.sb, 10); /* stopping -> stopped */
     world before = snapshot();
     /* GET /state shows the state last set; the clock has run past every
@@ -506,7 +469,7 @@ static void test_stop_with_errors(void **state)
 {
     (void)state;
     wt_need();
-    register_members();
+    wt_register_members();
     sbx_advance(&W.sb, 10); /* pending -> running */
     world before = snapshot();
     for (size_t i = 0; i < before.n; i++)
@@ -526,7 +489,7 @@ static void test_stop_with_errors(void **state)
     wt_faults("{\"error_rate\":0}");
     assert_int_equal(wt_worker_stop(&w, SIGTERM, 20000), 0);
     assert_string_equal(st, "succeeded");
-    json_t *result = job_result(job);
+    json_t *result = wt_job_result(job);
     if (strcmp(json_string_value(json_object_get(result, "state")), "succeeded") != 0) {
         char *text = json_dumps(result, JSON_INDENT(1));
         fail_msg("run with errors: %s", text);
@@ -574,7 +537,7 @@ static void test_target_expansion(void **state)
 {
     (void)state;
     wt_need();
-    register_members();
+    wt_register_members();
     const char *p[1] = {W.sb.member_ids[2]};
     char out[8];
     wt_query1("UPDATE aws_accounts SET status = 'pending', regions = '{}' WHERE account_id = $1"
@@ -600,7 +563,7 @@ static void test_target_expansion(void **state)
     assert_string_equal(st, "succeeded");
     assert_int_equal(wt_worker_stop(&w, SIGTERM, 20000), 0);
 
-    json_t *r = job_result(jobs[0]);
+    json_t *r = wt_job_result(jobs[0]);
     assert_string_equal(json_string_value(json_object_get(r, "state")), "partial");
     json_t *errors = json_object_get(r, "errors");
     assert_int_equal(json_array_size(errors), 1);
@@ -618,7 +581,7 @@ static void test_target_expansion(void **state)
     }
     json_decref(r);
 
-    r = job_result(jobs[1]);
+    r = wt_job_result(jobs[1]);
     assert_string_equal(json_string_value(json_object_get(r, "state")), "succeeded");
     assert_int_equal(
         json_integer_value(json_object_get(json_object_get(r, "counts"), "work_items")), 4);
@@ -636,7 +599,7 @@ static void test_bad_payloads_fail_for_good(void **state)
 {
     (void)state;
     wt_need();
-    register_members();
+    wt_register_members();
     static const struct {
         const char *payload, *error;
     } cases[] = {

@@ -104,14 +104,6 @@ static int group_setup(void **state)
     return wt_setup(state);
 }
 
-static bool is_member(const char *account)
-{
-    for (int i = 0; i < SBX_ACCOUNTS; i++)
-        if (strcmp(W.sb.member_ids[i], account) == 0)
-            return true;
-    return false;
-}
-
 static const char *tag_of(const json_t *x, const char *key)
 {
     json_t *tags = json_object_get(x, "tags");
@@ -158,35 +150,7 @@ static json_t *obj_of(const json_t *e)
 static bool dev_member(const json_t *e)
 {
     const char *env = tag_of(obj_of(e), "env");
-    return is_member(acct_of(e)) && env && strcmp(env, "dev") == 0;
-}
-
-static void register_members(void)
-{
-    for (int i = 0; i < SBX_ACCOUNTS; i++) {
-        char *role = wt_arn(W.sb.member_ids[i], "EscherOperator");
-        char *ro = wt_arn(W.sb.member_ids[i], "EscherReadOnly");
-        char id[QUEUE_ID_LEN];
-        wt_account(W.tenant_a, W.sb.member_ids[i], role, ro, NULL, id);
-        const char *p[1] = {id};
-        char out[8];
-        wt_query1("UPDATE aws_accounts SET status = 'verified', verified_at = now(),"
-                  " regions = '{" SBX_REGION1 "," SBX_REGION2 "}' WHERE id = $1 RETURNING 'x'",
-                  1, p, out, sizeof out);
-        free(role);
-        free(ro);
-    }
-}
-
-static json_t *job_result(const char *job)
-{
-    static char text[1 << 20];
-    const char *p[1] = {job};
-    wt_query1("SELECT result::text FROM jobs WHERE id = $1", 1, p, text, sizeof text);
-    json_t *r = json_loads(text, 0, NULL);
-    if (r == NULL)
-        fail_msg("job %s has no result", job);
-    return r;
+    return wt_is_member(acct_of(e)) && env && strcmp(env, "dev") == 0;
 }
 
 /* Runs op with params on env=dev of the three members, waits for it,
@@ -206,7 +170,7 @@ static json_t *run_op(const char *op, const char *params, bool dry_run, char job
     char st[32];
     wt_wait_state(job, "succeeded|failed", 90000, st, sizeof st);
     assert_int_equal(wt_worker_stop(&w, SIGTERM, 20000), 0);
-    json_t *r = job_result(job);
+    json_t *r = wt_job_result(job);
     if (strcmp(st, "succeeded") != 0 ||
         strcmp(json_string_value(json_object_get(r, "state")), "succeeded") != 0) {
         char *text = json_dumps(r, JSON_INDENT(1));
@@ -228,7 +192,7 @@ static size_t mutations(const char *action, bool want_dry)
         if (strcmp(json_string_value(json_object_get(c, "action")), action) != 0)
             continue;
         n++;
-        assert_true(is_member(json_string_value(json_object_get(c, "account"))));
+        assert_true(wt_is_member(json_string_value(json_object_get(c, "account"))));
         json_t *dry = json_object_get(json_object_get(c, "params"), "DryRun");
         if (want_dry) {
             assert_string_equal(json_string_value(dry), "true");
@@ -286,7 +250,7 @@ static void test_tags_apply(void **state)
 {
     (void)state;
     wt_need();
-    register_members();
+    wt_register_members();
     json_t *before = settled_world();
     char job[QUEUE_ID_LEN];
     static const char params[] = "{\"tags\": {\"owner\": \"escher-test\"}, \"remove\": [\"team\"]}";
@@ -375,7 +339,7 @@ static void test_snapshot_volumes(void **state)
 {
     (void)state;
     wt_need();
-    register_members();
+    wt_register_members();
     json_t *before = settled_world();
     json_t *want = dev_instance_volumes(before);
     size_t nvol = json_object_size(want);
@@ -472,7 +436,7 @@ static void test_rds(void **state)
 {
     (void)state;
     wt_need();
-    register_members();
+    wt_register_members();
     json_t *before = settled_world();
     size_t dev = count_dev(before, "dbs", "status", "available");
     assert_true(dev >= 6);
@@ -534,7 +498,7 @@ static void test_asg(void **state)
 {
     (void)state;
     wt_need();
-    register_members();
+    wt_register_members();
     json_t *before = settled_world();
     size_t dev = count_dev(before, "asgs", NULL, NULL);
     assert_true(dev >= 6);
@@ -578,7 +542,7 @@ static void test_delete_unattached(void **state)
 {
     (void)state;
     wt_need();
-    register_members();
+    wt_register_members();
     json_t *before = settled_world();
     json_t *vols = all_of(before, "volumes");
     size_t free_dev = 0, attached_dev = 0;

@@ -78,31 +78,6 @@ static int group_setup(void **state)
     return wt_setup(state);
 }
 
-static bool is_member(const char *account)
-{
-    for (int i = 0; i < SBX_ACCOUNTS; i++)
-        if (strcmp(W.sb.member_ids[i], account) == 0)
-            return true;
-    return false;
-}
-
-static void register_members(void)
-{
-    for (int i = 0; i < SBX_ACCOUNTS; i++) {
-        char *role = wt_arn(W.sb.member_ids[i], "EscherOperator");
-        char *ro = wt_arn(W.sb.member_ids[i], "EscherReadOnly");
-        char id[QUEUE_ID_LEN];
-        wt_account(W.tenant_a, W.sb.member_ids[i], role, ro, NULL, id);
-        const char *p[1] = {id};
-        char out[8];
-        wt_query1("UPDATE aws_accounts SET status = 'verified', verified_at = now(),"
-                  " regions = '{" SBX_REGION1 "," SBX_REGION2 "}' WHERE id = $1 RETURNING 'x'",
-                  1, p, out, sizeof out);
-        free(role);
-        free(ro);
-    }
-}
-
 /* One instance as GET /state has it. */
 typedef struct inst {
     char account[16], region[32], id[40], state[24], type[32];
@@ -158,7 +133,7 @@ static world snapshot(bool settle)
                 snprintf(in->type, sizeof in->type, "%s",
                          json_string_value(json_object_get(x, "type")));
                 const char *env = tag_of(x, "env");
-                in->dev = is_member(acct_id) && env && strcmp(env, "dev") == 0;
+                in->dev = wt_is_member(acct_id) && env && strcmp(env, "dev") == 0;
                 if (settle && strcmp(in->state, "stopping") == 0)
                     snprintf(in->state, sizeof in->state, "stopped");
                 if (settle && strcmp(in->state, "pending") == 0)
@@ -168,17 +143,6 @@ static world snapshot(bool settle)
     }
     json_decref(s);
     return w;
-}
-
-static json_t *job_result(const char *job)
-{
-    static char text[1 << 20];
-    const char *p[1] = {job};
-    wt_query1("SELECT result::text FROM jobs WHERE id = $1", 1, p, text, sizeof text);
-    json_t *r = json_loads(text, 0, NULL);
-    if (r == NULL)
-        fail_msg("job %s has no result", job);
-    return r;
 }
 
 static void enqueue(const char *type, bool dry_run, char job[QUEUE_ID_LEN])
@@ -195,7 +159,7 @@ static void enqueue(const char *type, bool dry_run, char job[QUEUE_ID_LEN])
 
 static json_t *finished(const char *job, const char *st)
 {
-    json_t *r = job_result(job);
+    json_t *r = wt_job_result(job);
     if (strcmp(st, "succeeded") != 0 ||
         strcmp(json_string_value(json_object_get(r, "state")), "succeeded") != 0) {
         char *text = json_dumps(r, JSON_INDENT(1));
@@ -231,7 +195,7 @@ static size_t calls_of(const char *action, bool want_dry, size_t *ok)
         if (strcmp(json_string_value(json_object_get(c, "action")), action) != 0)
             continue;
         n++;
-        assert_true(is_member(json_string_value(json_object_get(c, "account"))));
+        assert_true(wt_is_member(json_string_value(json_object_get(c, "account"))));
         json_t *params = json_object_get(c, "params");
         json_t *dry = json_object_get(params, "DryRun");
         if (want_dry) {
@@ -315,7 +279,7 @@ static void test_resize(void **state)
 {
     (void)state;
     wt_need();
-    register_members();
+    wt_register_members();
     sbx_advance(&W.sb, 10);
     world before = snapshot(true);
     size_t running, stopped, dead;
@@ -394,7 +358,7 @@ static void test_resize_survives_sigkill(void **state)
 {
     (void)state;
     wt_need();
-    register_members();
+    wt_register_members();
     sbx_advance(&W.sb, 10);
     world before = snapshot(true);
     size_t running, stopped, dead;
