@@ -194,6 +194,10 @@ bool api_fail_err(api_req *r, const err *e)
     if (r->db && PQstatus(r->db) != CONNECTION_OK)
         return api_fail(r, 503, "unavailable",
                         "the database connection was lost; retry the request");
+    /* A unique key the statement hit is a conflict whatever class the
+     * error was filed under. */
+    if (strcmp(e->remote_code, "23505") == 0)
+        return api_fail(r, 409, "conflict", "%s", e->message);
     switch (e->code) {
     case ERR_INVALID:
         return api_fail(r, 400, "invalid_request", "%s", e->message);
@@ -206,8 +210,6 @@ bool api_fail_err(api_req *r, const err *e)
     default:
         break;
     }
-    if (strcmp(e->remote_code, "23505") == 0)
-        return api_fail(r, 409, "conflict", "%s", e->message);
     /* Database text can quote rows; the client gets the request id to ask
      * about, the log gets the detail. */
     log_error(r->log, "request failed", LOG_STR("request_id", r->request_id),

@@ -116,10 +116,12 @@ static void user_create(api_req *r)
     const api_caller *c = api_caller_of(r);
     const char *p[] = {c->tenant_id, email, role};
     /* ON CONFLICT keeps the transaction usable, so the 409 can name the
-     * existing user instead of quoting the constraint. */
+     * existing user instead of quoting the constraint. No arbiter: users has
+     * two unique keys on the email (exact and case-folded), and with a named
+     * one a concurrent insert of the same spelling fails on the other. */
     PGresult *res = api_sql(r,
                             "INSERT INTO users (tenant_id, email, role) VALUES ($1, $2, $3)"
-                            " ON CONFLICT (tenant_id, lower(email)) DO NOTHING"
+                            " ON CONFLICT DO NOTHING"
                             " RETURNING id, " USER_JSON,
                             3, p);
     if (res == NULL)
