@@ -6,6 +6,7 @@
 
 #include "client_api.h"
 #include "client_ask.h"
+#include "client_chat.h"
 #include "client_config.h"
 #include "client_out.h"
 #include "client_state.h"
@@ -428,7 +429,9 @@ static int cmd_audit_verify(cmd_ctx *c)
 
 /* The server counts as configured when ESCHER_URL, --server-url (not its
  * default) or the login file names one; only then is it asked about. */
-static int cmd_ask(cmd_ctx *c)
+/* The configured server for chat and ask, or NULL when none is: a client
+ * that was never logged in works on local credentials alone. */
+static client_api *chat_server(cmd_ctx *c)
 {
     err e;
     err_clear(&e);
@@ -439,8 +442,21 @@ static int cmd_ask(cmd_ctx *c)
     const char *env_url = getenv("ESCHER_URL");
     configured = configured || (env_url && env_url[0]) ||
                  opts_get_source(c->o, "server-url", NULL) != OPTS_SRC_DEFAULT;
-    client_api *a = configured ? connect_api(c, &e) : NULL;
-    int rc = client_ask_run(c->o, c->pos[0], c->out, a);
+    return configured ? connect_api(c, &e) : NULL;
+}
+
+static int cmd_ask(cmd_ctx *c)
+{
+    client_api *a = chat_server(c);
+    int rc = client_chat_ask(c->o, c->pos[0], c->out, a, flag(c, "yes") != NULL);
+    client_api_free(a);
+    return rc;
+}
+
+static int cmd_chat(cmd_ctx *c)
+{
+    client_api *a = chat_server(c);
+    int rc = client_chat_repl(c->o, c->out, a, flag(c, "yes") != NULL);
     client_api_free(a);
     return rc;
 }
@@ -654,11 +670,20 @@ static const client_cmd commands[] = {
      "Follows a job until it finishes, printing each step as it progresses. Exits 0 when it "
      "succeeded, 3 when the run ended partial, 1 otherwise.",
      cmd_runs_watch},
-    {"ask", OUT, "SENTENCE [--output table|json|csv]", 1,
-     "Answers one sentence with the local AWS credentials (--profile, --region, the default "
-     "chain): listing or counting instances by region, state, tag, name and type. Plans that "
-     "change anything are described, never run (exit 2). A configured server is only checked "
-     "for reachability; nothing is sent to it.",
+    {"chat", OUT "yes", "[--yes] [--output table|json|csv]", 0,
+     "The conversation: a prompt (history across runs, Ctrl-R, a line ending in \\ goes on "
+     "on the next) that takes sentences like 'stop dev instances in eu-west-1'. Anything that "
+     "would change resources is shown first as a preview (account, region, resource, name, "
+     "state, action, risk) and runs only after confirmation: y for low and medium risk, the "
+     "number of resources for high risk; critical operations are refused. Operations run here "
+     "with the local AWS credentials; schedules are created on the server. A configured "
+     "server answers through POST /v1/chat with non-secret context only; without one, or "
+     "when it is unreachable, the built-in engine answers.",
+     cmd_chat},
+    {"ask", OUT "yes", "SENTENCE [--yes] [--output table|json|csv]", 1,
+     "One sentence, answered as in chat: queries with the local AWS credentials; a plan that "
+     "changes anything is previewed, then confirmed on the terminal, or by --yes (up to high "
+     "risk; without a terminal and without --yes nothing runs, exit 2).",
      cmd_ask},
     {"audit list", OUT, "[--output table|json|csv]", 0, "Lists the audit trail, newest first.",
      cmd_audit_list},
