@@ -1,7 +1,8 @@
-/* `escher ask`. See client_ask.h. The instance listing reuses lib/ops's
- * DescribeInstances request builder (ops_ec2_list_request), so the client
- * filters exactly as the server's executors do; the instance type, which
- * that builder does not filter on, is checked on the answer. */
+/* Queries with the local credentials. See client_ask.h. The instance
+ * listing reuses lib/ops's DescribeInstances request builder
+ * (ops_ec2_list_request), so the client filters exactly as the server's
+ * executors do; the instance type, which that builder does not filter on, is
+ * checked on the answer. */
 #include "client_ask.h"
 
 #include "client_cmd.h"
@@ -13,7 +14,6 @@
 #include "aws/paging.h"
 #include "aws/xml.h"
 #include "core/xmalloc.h"
-#include "nlu/nlu.h"
 #include "ops/ops_ec2.h"
 #include "ops/target.h"
 
@@ -21,25 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Says on stderr when the configured server cannot be reached. Any HTTP
- * answer, even an error, means it is up; only transport failures count. */
-static void client_ask_check_server(client_api *api)
-{
-    if (!api)
-        return;
-    err e;
-    err_clear(&e);
-    json_t *j = NULL;
-    if (!client_api_call(api, "GET", "/healthz", NULL, &j, &e) && e.http_status == 0)
-        fprintf(stderr, "escher: the server at %s is unreachable; answering locally\n",
-                client_api_url(api));
-    json_decref(j);
-}
-
-/* The region of a query that names none: --region, AWS_REGION,
- * AWS_DEFAULT_REGION, the profile's region in the config file, else
- * us-east-1 (the order of the client's --region help). Caller frees. */
-static char *client_ask_default_region(const opts *o)
+char *client_ask_default_region(const opts *o)
 {
     const char *r = opts_get_string(o, "region");
     if (!r || !r[0])
@@ -228,7 +210,7 @@ bool client_ask_instances(aws_client *aws, const char *region, json_t *items, er
     return client_ask_region(aws, NULL, &sel, region, true, items, e);
 }
 
-static int client_ask_query(const opts *o, const json_t *plan, client_out_format out)
+int client_ask_query(const opts *o, const json_t *plan, client_out_format out)
 {
     const char *resource = json_string_value(json_object_get(plan, "resource"));
     const json_t *filters = json_object_get(plan, "filters");
@@ -291,40 +273,5 @@ static int client_ask_query(const opts *o, const json_t *plan, client_out_format
     aws_client_free(aws);
     credprov_free(creds);
     free(def_region);
-    return rc;
-}
-
-int client_ask_run(const opts *o, const char *sentence, client_out_format out, client_api *api)
-{
-    err e;
-    err_clear(&e);
-    nlu_plan *plan = NULL;
-    if (!nlu_parse(sentence, NULL, &plan, &e)) {
-        fprintf(stderr, "escher: ask: %s\n", e.message);
-        return CLIENT_EXIT_USAGE;
-    }
-    client_ask_check_server(api);
-    const json_t *j = nlu_plan_json(plan);
-    const char *kind = json_string_value(json_object_get(j, "kind"));
-    int rc = CLIENT_EXIT_USAGE;
-    if (kind && strcmp(kind, "query") == 0) {
-        rc = client_ask_query(o, j, out);
-    } else if (kind && strcmp(kind, "clarify") == 0) {
-        fprintf(stderr, "escher: understood: %s\nescher: missing: %s\n",
-                json_string_value(json_object_get(j, "understood")),
-                json_string_value(json_object_get(j, "missing")));
-    } else {
-        /* Operations, schedules and server questions: say what was
-         * understood, and run nothing. */
-        char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
-        fprintf(stderr,
-                "escher: understood: %s\nescher: not built yet in the client: use escher runs / "
-                "schedules\n",
-                text   ? text
-                : kind ? kind
-                       : "?");
-        free(text);
-    }
-    nlu_plan_free(plan);
     return rc;
 }

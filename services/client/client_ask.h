@@ -1,7 +1,6 @@
-/* `escher ask "SENTENCE"`: one sentence through the intent engine (lib/nlu),
- * answered with the user's local AWS credentials. Only queries on instances
- * are answered so far; plans that would change anything are described and
- * never executed (the preview and confirmation are not built yet). */
+/* Queries answered with the user's local AWS credentials, for chat and ask
+ * (client_chat.h): instances listed or counted by region, state, tag, name
+ * and type; the estate cache's listing (escher refresh). */
 #ifndef ESCHER_CLIENT_ASK_H
 #define ESCHER_CLIENT_ASK_H
 
@@ -12,16 +11,21 @@
 #include "aws/credprov.h"
 #include "core/opts.h"
 
-/* Answers sentence; returns the exit status (client_cmd.h). api is the
- * configured server or NULL: it is only asked whether it is reachable (GET
- * /healthz), and is never sent the sentence, its answers or credentials. */
-int client_ask_run(const opts *o, const char *sentence, client_out_format out, client_api *api);
-
 /* An AWS client on the local credentials (--profile, the default chain) in
  * the default region (--region, AWS_REGION, AWS_DEFAULT_REGION, the
  * profile's, else us-east-1), with *creds and *region for the caller to free;
  * NULL after saying why on stderr. */
 aws_client *client_ask_aws(const opts *o, credprov **creds, char **region);
+
+/* The region of a sentence that names none: --region, AWS_REGION,
+ * AWS_DEFAULT_REGION, the profile's region in the config file, else
+ * us-east-1 (the order of the client's --region help). Caller frees. */
+char *client_ask_default_region(const opts *o);
+
+/* Answers a query plan (lib/nlu's JSON) on stdout in format out with the
+ * local credentials; returns the exit status. Only instances are answered;
+ * other resources and ages are refused with a message (exit 2). */
+int client_ask_query(const opts *o, const json_t *plan, client_out_format out);
 
 /* Appends every instance of the region (DescribeInstances with paging) to
  * items as {account, region, id, name, state, type, tags, launch_time}. */

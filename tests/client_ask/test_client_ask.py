@@ -4,7 +4,7 @@ The client reads the sandbox's profiles (--aws-config) through lib/aws's
 default chain and answers queries on instances itself; a configured server
 that is down only earns one line on stderr. Compared with the sandbox's
 GET /state, and its call log proves whose credentials were used and that a
-mutating sentence ran nothing. Standard library only.
+mutating sentence without confirmation ran nothing. Standard library only.
 
 usage: test_client_ask.py ESCHER ESCHER_SANDBOX
 """
@@ -190,27 +190,31 @@ def main():
         got = sorted(i["id"] for i in json.loads(p.stdout or "[]")) if p.returncode == 0 else None
         check(got == want_t, "ask list: type filter", f"want {len(want_t)} got {got and len(got)}")
 
-        # 3. A mutating sentence runs nothing and exits 2.
+        # 3. A mutating sentence without a terminal and without --yes: the
+        # preview, then nothing runs (exit 2); reads only.
         sbx.admin("DELETE", "/calls")
         before = sorted((i["id"], i["state"]) for i in instances("us-east-1"))
         p = ask("stop all dev instances")
         check(p.returncode == 2, "ask stop: exit 2", f"{p.returncode} {p.stderr}")
-        check("not built yet in the client" in p.stderr and "ec2.stop" in p.stderr,
-              "ask stop: says what it understood and that it does not run it", p.stderr)
+        check("Plan: ec2.stop" in p.stdout and "no terminal to confirm on" in p.stdout,
+              "ask stop: shows the preview and says nothing ran without a terminal",
+              p.stdout[-600:])
         calls = sbx.admin("GET", "/calls")["calls"]
-        check(not calls, "ask stop: no AWS call at all (no StopInstances)",
-              json.dumps([c["action"] for c in calls]))
+        check(calls and all(c["action"] in ("DescribeInstances", "GetCallerIdentity")
+                            for c in calls),
+              "ask stop: reads only (no StopInstances)",
+              json.dumps(sorted({c["action"] for c in calls})))
         after_state = sbx.admin("GET", "/state")
         after_member = next(a for a in after_state["accounts"] if a["id"] == acct)
         after = sorted((i["id"], i["state"]) for r in after_member["regions"]
                        if r["name"] == "us-east-1" for i in r["instances"])
         check(before == after, "ask stop: instance states unchanged")
         p = ask("what's my biggest cost driver this month")
-        check(p.returncode == 2 and "not built yet in the client" in p.stderr,
-              "ask server question: exit 2, honest", p.stderr)
+        check(p.returncode == 2 and "does not offer it yet" in p.stdout,
+              "ask server question: exit 2, honest", p.stdout + p.stderr)
         p = ask("stop everything")
-        check(p.returncode == 2 and "missing" in p.stderr, "ask clarify: exit 2, says what is missing",
-              p.stderr)
+        check(p.returncode == 2 and "Not understood" in p.stdout,
+              "ask clarify: exit 2, says what it did not understand", p.stdout + p.stderr)
 
         # 4. A server that is up: asked only GET /healthz, never the sentence nor credentials.
         srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
@@ -225,12 +229,21 @@ def main():
         finally:
             srv.shutdown()
             srv.server_close()
+        # The stand-in has no /v1/chat (404): the sentence and the non-secret
+        # context were offered, nothing else.
         seen = Recorder.seen
-        check([(s["method"], s["path"]) for s in seen] == [("GET", "/healthz")],
-              "server up: only GET /healthz was sent", json.dumps(seen)[:400])
+        check([(s["method"], s["path"]) for s in seen] == [("POST", "/v1/chat")],
+              "server up: only POST /v1/chat was sent", json.dumps(seen)[:400])
+        body = json.loads(seen[0].get("body") or "{}") if seen else {}
+        check(set(body) == {"message", "context"} and
+              set(body.get("context", {})) <= {"default_region", "time_zone", "account_ids",
+                                               "recent_resource_ids"},
+              "server up: the body is the message and the non-secret context", json.dumps(body))
         text = json.dumps(seen)
-        check(not any(s in text for s in secrets) and "running" not in text,
-              "server up: no credential nor sentence sent")
+        check(not any(s in text for s in secrets) and "X-Amz" not in text
+              and "AWS4-HMAC" not in text, "server up: no credential material sent")
+        check("offers no chat; answering locally" in p.stderr,
+              "server without chat: says so and answers locally", p.stderr)
         # 5. Paging: a region with more instances than one page (1000) holds.
         world = sbx.admin("GET", "/state")
         big = next(a for a in world["accounts"] if a["id"] == acct)
