@@ -79,8 +79,10 @@ class ChatServer(http.server.BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(n).decode(errors="replace")
         ChatServer.seen.append({"path": self.path, "headers": str(self.headers), "body": body})
-        raw = json.dumps(ChatServer.answer).encode()
-        self.send_response(200 if self.path == "/v1/chat" else 404)
+        made = {"id": "4b1c2f9e-0000-4000-8000-000000000001",
+                "next_fire_at": "2026-11-30T19:00:00Z"}
+        raw = json.dumps(ChatServer.answer if self.path == "/v1/chat" else made).encode()
+        self.send_response({"/v1/chat": 200, "/v1/schedules": 201}.get(self.path, 404))
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(raw)))
         self.end_headers()
@@ -309,9 +311,34 @@ def main():
         check(p.expect(r"reads as a question", 15), "server: a mutating plan for a question "
               "is refused", p.since(start)[-400:])
         p.expect(PROMPT, 20)
+        # A schedule plan becomes the server's schedule after y; nothing runs here.
+        ChatServer.answer = {
+            "text": "", "engine": "builtin",
+            "plan": {"kind": "schedule", "cron": "0 20 * * 1-5", "time_zone": "Europe/Berlin",
+                     "operation": "ec2.stop", "params": {}, "risk": "medium",
+                     "target": {"accounts": "all", "regions": ["us-east-1"],
+                                "selector": {"tags": {"env": ["dev"]}}}}}
+        sbx.admin("DELETE", "/calls")
+        start = len(p.buf)
+        p.line("stop dev instances every weekday at 8pm Berlin time")
+        check(p.expect(r"\[y/N\] ", 15) and "'0 20 * * 1-5' in Europe/Berlin" in p.since(start),
+              "schedule: shown with cron and zone, then asked", p.since(start)[-400:])
+        p.line("y")
+        check(p.expect(r"Created schedule 4b1c2f9e-0000-4000-8000-000000000001; next fire "
+                       r"2026-11-30T19:00:00Z", 15), "schedule: created on the server",
+              p.since(start)[-400:])
+        p.expect(PROMPT, 10)
+        made = [json.loads(s["body"]) for s in ChatServer.seen if s["path"] == "/v1/schedules"]
+        check(len(made) == 1 and made[0].get("cron") == "0 20 * * 1-5" and
+              made[0].get("time_zone") == "Europe/Berlin" and made[0].get("operation") == "ec2.stop"
+              and made[0].get("target", {}).get("selector") == {"tags": {"env": ["dev"]}},
+              "schedule: POST /v1/schedules with the plan's cron, zone, operation and target",
+              json.dumps(made)[:400])
+        check(not any(c["action"] == "StopInstances" for c in sbx.admin("GET", "/calls")["calls"]),
+              "schedule: nothing stopped now")
         finish(p, "session 3")
         sent = [json.loads(s["body"]) for s in ChatServer.seen if s["path"] == "/v1/chat"]
-        check(len(sent) == 2 and all(set(b) == {"message", "context"} for b in sent),
+        check(len(sent) == 3 and all(set(b) == {"message", "context"} for b in sent),
               "server: POST /v1/chat with message and context only", json.dumps(sent)[:400])
         ctx = sent[0].get("context", {}) if sent else {}
         check(ctx.get("default_region") == "us-east-1" and
