@@ -11,7 +11,8 @@
 # verification status. Then it makes a schedule a few seconds ahead (stop the
 # env=dev instances in us-east-1 and eu-west-1 across the organization), sends
 # nothing while it waits for the fire, and prints the run the scheduler and the
-# workers made of it, resource by resource. A run on a stack already up finds
+# workers made of it, resource by resource. It ends with a short scripted
+# `escher chat` as a member account's own user. A run on a stack already up finds
 # the dev instances stopped by the previous one ("nothing to do"); after
 # `stack.sh stop` the sandbox starts again from its seed, instances running.
 # The stack keeps running; .escher-local/env has ESCHER_URL,
@@ -258,4 +259,28 @@ Use it:
   curl -H "Authorization: Bearer \$ESCHER_TOKEN" \$ESCHER_URL/v1/jobs/$RUN_JOB
   aws --profile mgmt --endpoint-url \$ESCHER_SANDBOX_URL ec2 describe-instances
 Manage it with deploy/local/stack.sh status|stop|logs.
+MSG
+
+# The Executor's side: a short scripted chat with the escher client, as a
+# member account's own user (the sandbox's profile, local credentials: the
+# server never sees them). The sentences go to the API's POST /v1/chat; the
+# operation runs here after the typed confirmation.
+MEMBER=$(curl -fsS "$ADMIN/state" | /usr/bin/python3 -c '
+import json, sys
+print(next(a["id"] for a in json.load(sys.stdin)["accounts"] if not a["is_management"]))')
+echo
+echo "== escher chat, as acct-$MEMBER's own user (a script types the lines)"
+sleep 2 # the sandbox's state delay: the run's stopping instances settle to stopped
+printf '%s\n' \
+  "how many running dev instances are in eu-west-1" \
+  "start the dev instances in eu-west-1" \
+  "y" \
+  "list dev instances in eu-west-1" \
+  "what's my biggest cost driver this month" |
+  XDG_DATA_HOME=$LOCAL/client ESCHER_URL=$API ESCHER_TOKEN=$TOKEN \
+    "$BIN/client/escher" --profile "acct-$MEMBER" --endpoint-url "$ENDPOINT" chat
+cat <<MSG
+
+Chat yourself: source $LOCAL/env, then
+  $BIN/client/escher --profile acct-$MEMBER --endpoint-url \$ESCHER_SANDBOX_URL chat
 MSG
