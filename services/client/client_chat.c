@@ -46,6 +46,9 @@ typedef struct chat {
     char *account;       /* the local credentials' account, once a preview read it */
     json_t *recent;      /* ids of the resources last previewed */
     client_state *state; /* NULL when it cannot be opened (said once) */
+    /* Where words for people go: stdout for table output, stderr when
+     * stdout carries json or csv for a script. */
+    FILE *say;
 } chat;
 
 /* The local zone's IANA name: TZ when it names one, else the target of
@@ -142,13 +145,13 @@ static char *chat_read_answer(chat *c, const char *question)
     if (c->repl) {
         char *line = readline(question);
         if (line && !isatty(STDIN_FILENO))
-            printf("%s%s\n", question, line); /* a script's transcript shows the answer */
+            fprintf(c->say, "%s%s\n", question, line); /* a script's transcript shows the answer */
         return line;
     }
     if (!isatty(STDIN_FILENO))
         return NULL;
-    fputs(question, stdout);
-    fflush(stdout);
+    fputs(question, c->say);
+    fflush(c->say);
     char buf[128];
     if (!fgets(buf, sizeof buf, stdin))
         return NULL;
@@ -163,24 +166,26 @@ static int chat_confirm(chat *c, ops_risk risk, size_t count, const char *what)
     char question[200];
     client_confirm_question(risk, count, question, sizeof question);
     if (client_confirm_need_for(risk) == CLIENT_CONFIRM_REFUSED) {
-        printf("Refused: %s is %s risk, and %s operations never run from chat; nothing ran. "
-               "A manager can run it on the server (POST /v1/runs).\n",
-               what, ops_risk_name(risk), ops_risk_name(risk));
+        fprintf(c->say,
+                "Refused: %s is %s risk, and %s operations never run from chat; nothing ran. "
+                "A manager can run it on the server (POST /v1/runs).\n",
+                what, ops_risk_name(risk), ops_risk_name(risk));
         return CLIENT_EXIT_USAGE;
     }
     if (c->yes && client_confirm_yes_allowed(risk)) {
-        printf("Confirmed by --yes (%s risk).\n", ops_risk_name(risk));
+        fprintf(c->say, "Confirmed by --yes (%s risk).\n", ops_risk_name(risk));
         return CLIENT_EXIT_OK;
     }
     char *answer = chat_read_answer(c, question);
     if (!answer) {
-        printf("Nothing ran: no terminal to confirm on (--yes confirms up to high risk).\n");
+        fprintf(c->say,
+                "Nothing ran: no terminal to confirm on (--yes confirms up to high risk).\n");
         return CLIENT_EXIT_USAGE;
     }
     bool ok = client_confirm_accepts(risk, count, answer);
     free(answer);
     if (!ok) {
-        printf("Not confirmed; nothing ran.\n");
+        fprintf(c->say, "Not confirmed; nothing ran.\n");
         return CLIENT_EXIT_FAILED;
     }
     return CLIENT_EXIT_OK;
@@ -206,20 +211,20 @@ static int chat_operation(chat *c, const json_t *plan)
     err e;
     err_clear(&e);
     if (!client_plan_build(aws, plan, c->aws_region, &p, &e)) {
-        printf("Cannot plan that: %s\n", e.message);
+        fprintf(c->say, "Cannot plan that: %s\n", e.message);
         chat_remember(c, "assistant", e.message);
         return e.code == ERR_INVALID ? CLIENT_EXIT_USAGE : CLIENT_EXIT_FAILED;
     }
     chat_recent(c, p);
-    printf("Plan: %s with the local credentials (%s)\n", p->op->name, p->principal);
-    client_plan_print(stdout, p);
+    fprintf(c->say, "Plan: %s with the local credentials (%s)\n", p->op->name, p->principal);
+    client_plan_print(c->say, p);
     if (p->nact == 0) {
-        printf("Nothing to do.\n");
+        fprintf(c->say, "Nothing to do.\n");
         chat_remember(c, "assistant", "nothing to do");
         client_plan_free(p);
         return CLIENT_EXIT_OK;
     }
-    fflush(stdout);
+    fflush(c->say);
     int rc = chat_confirm(c, p->op->risk, p->nact, p->op->name);
     if (rc != CLIENT_EXIT_OK) {
         chat_remember(c, "assistant", "not run");
@@ -234,7 +239,7 @@ static int chat_operation(chat *c, const json_t *plan)
     char summary[200];
     snprintf(summary, sizeof summary, "%s: %zu done, %zu with nothing to do, %zu failed",
              p->op->name, n.done, n.nothing, n.failed);
-    printf("%s\n", summary);
+    fprintf(c->say, "%s\n", summary);
     chat_remember(c, "assistant", summary);
     json_decref(results);
     client_plan_free(p);
@@ -253,19 +258,21 @@ static int chat_schedule(chat *c, const json_t *plan, const char *sentence)
     err_clear(&e);
     const ops_op *op = ops_lookup(opname ? opname : "", &e);
     if (!op || !cron || !zone) {
-        printf("Cannot schedule that: %s\n", op ? "the plan has no cron or time zone" : e.message);
+        fprintf(c->say, "Cannot schedule that: %s\n",
+                op ? "the plan has no cron or time zone" : e.message);
         return CLIENT_EXIT_USAGE;
     }
     char *where = json_dumps(json_object_get(plan, "target"), JSON_COMPACT | JSON_SORT_KEYS);
-    printf("Schedule: %s at '%s' in %s on %s (risk %s)\n", op->name, cron, zone,
-           where ? where : "?", ops_risk_name(op->risk));
+    fprintf(c->say, "Schedule: %s at '%s' in %s on %s (risk %s)\n", op->name, cron, zone,
+            where ? where : "?", ops_risk_name(op->risk));
     free(where);
     if (!c->api) {
-        printf("Schedules run on the server: log in first (escher login --server URL --token T). "
-               "Nothing was created.\n");
+        fprintf(c->say,
+                "Schedules run on the server: log in first (escher login --server URL --token T). "
+                "Nothing was created.\n");
         return CLIENT_EXIT_USAGE;
     }
-    fflush(stdout);
+    fflush(c->say);
     int rc = chat_confirm(c, op->risk, 1, op->name);
     if (rc != CLIENT_EXIT_OK)
         return rc;
@@ -280,7 +287,7 @@ static int chat_schedule(chat *c, const json_t *plan, const char *sentence)
     bool ok = client_api_call(c->api, "POST", "/v1/schedules", body, &made, &e);
     json_decref(body);
     if (!ok) {
-        printf("The server refused the schedule: %s\n", e.message);
+        fprintf(c->say, "The server refused the schedule: %s\n", e.message);
         json_decref(made);
         return CLIENT_EXIT_FAILED;
     }
@@ -289,7 +296,7 @@ static int chat_schedule(chat *c, const json_t *plan, const char *sentence)
     char text[300];
     snprintf(text, sizeof text, "Created schedule %s; next fire %s.", id ? id : "?",
              next ? next : "not set");
-    printf("%s\n", text);
+    fprintf(c->say, "%s\n", text);
     chat_remember(c, "assistant", text);
     json_decref(made);
     return CLIENT_EXIT_OK;
@@ -303,7 +310,7 @@ static int chat_clarify(chat *c, const json_t *plan)
     char text[600];
     snprintf(text, sizeof text, "Understood: %s. Not understood: %s.", u ? u : "nothing",
              m ? m : "?");
-    printf("%s\n", text);
+    fprintf(c->say, "%s\n", text);
     chat_remember(c, "assistant", text);
     return CLIENT_EXIT_USAGE;
 }
@@ -319,7 +326,7 @@ static int chat_server_question(chat *c, const json_t *plan, const char *server_
     snprintf(text, sizeof text,
              "That is a question for the server (%s)%s; it does not offer it yet.",
              topic ? topic : "?", c->api ? ", which did not answer" : ", and none is configured");
-    printf("%s\n", text);
+    fprintf(c->say, "%s\n", text);
     chat_remember(c, "assistant", text);
     return CLIENT_EXIT_USAGE;
 }
@@ -332,7 +339,7 @@ static int chat_turn(chat *c, const char *sentence)
     nlu_context ctx = {.default_region = chat_region(c), .time_zone = c->time_zone};
     nlu_plan *local = NULL;
     if (!nlu_parse(sentence, &ctx, &local, &e)) {
-        printf("%s\n", e.message);
+        fprintf(c->say, "%s\n", e.message);
         return CLIENT_EXIT_USAGE;
     }
     chat_remember(c, "user", sentence);
@@ -346,13 +353,14 @@ static int chat_turn(chat *c, const char *sentence)
         const char *lk = json_string_value(json_object_get(plan, "kind"));
         bool question = lk && (strcmp(lk, "query") == 0 || strcmp(lk, "server_question") == 0);
         if (mutating && question) {
-            printf("The server's answer would change something, but this reads as a question; "
-                   "answering it as one.\n");
+            fprintf(c->say,
+                    "The server's answer would change something, but this reads as a question; "
+                    "answering it as one.\n");
         } else {
             plan = sp;
             server_text = json_string_value(json_object_get(answer, "text"));
             if (server_text && server_text[0])
-                printf("%s\n", server_text);
+                fprintf(c->say, "%s\n", server_text);
         }
     }
     const char *kind = json_string_value(json_object_get(plan, "kind"));
@@ -369,7 +377,7 @@ static int chat_turn(chat *c, const char *sentence)
         rc = chat_server_question(c, plan, server_text);
     else
         rc = chat_clarify(c, plan);
-    fflush(stdout);
+    fflush(c->say);
     json_decref(answer);
     nlu_plan_free(local);
     return rc;
@@ -382,6 +390,7 @@ static void chat_init(chat *c, const opts *o, client_out_format out, client_api 
     c->out = out;
     c->api = api;
     c->yes = yes;
+    c->say = out == CLIENT_OUT_TABLE ? stdout : stderr;
     c->time_zone = local_zone();
     c->recent = json_array();
     err e;

@@ -1,20 +1,20 @@
 """A program on a pseudo-terminal, driven like a person at the keyboard:
 send keys, wait for text. Standard library only."""
+import fcntl
 import os
 import pty
 import re
 import select
 import signal
+import struct
 import subprocess
+import termios
 import time
 
 
 class Pty:
     def __init__(self, cmd, env, cols=200, rows=50):
         master, slave = pty.openpty()
-        import fcntl
-        import struct
-        import termios
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
         self.proc = subprocess.Popen(cmd, env=env, stdin=slave, stdout=slave, stderr=slave,
                                      start_new_session=True, close_fds=True)
@@ -63,15 +63,33 @@ class Pty:
     def since(self, start):
         return self.buf[start:].decode(errors="replace")
 
+    def wait_raw(self, timeout=5):
+        """Waits until the program reads the terminal in raw mode (libedit
+        inside readline). Keys sent before that race with its switch from
+        cooked mode: the line discipline echoes them, and a Ctrl-D there is
+        an end of file readline never sees. True when raw."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            try:
+                if not termios.tcgetattr(self.fd)[3] & termios.ICANON:
+                    return True
+            except termios.error:
+                return False
+            self._read(0.01)
+        return False
+
     def send(self, keys):
         os.write(self.fd, keys.encode() if isinstance(keys, str) else keys)
 
     def line(self, text):
+        """Types text and Enter at a readline prompt."""
+        self.wait_raw()
         self.send(text + "\r")
 
     def close(self, timeout=10):
         """Sends end of input (Ctrl-D), waits for the exit; returns the status."""
         try:
+            self.wait_raw()
             self.send(b"\x04")
         except OSError:
             pass

@@ -243,16 +243,37 @@ def main():
         r = subprocess.run(base + ["--output", "json", "ask", "--yes",
                                    "delete unattached volumes in us-east-1"],
                            env=env, capture_output=True, text=True, timeout=60)
-        check(r.returncode == 2 and "Refused" in r.stdout, "ask --yes: critical refused, exit 2",
-              f"{r.returncode} {r.stdout[-300:]}")
+        check(r.returncode == 2 and "Refused" in r.stderr and r.stdout == "",
+              "ask --yes: critical refused, exit 2 (said on stderr with json output)",
+              f"{r.returncode} {r.stdout[-300:]!r} {r.stderr[-300:]}")
         bad = [c["action"] for c in sbx.admin("GET", "/calls")["calls"]
                if c["action"] in ("CreateSnapshot", "DeleteVolume")]
         check(not bad, "critical: no CreateSnapshot nor DeleteVolume sent", json.dumps(bad))
+
+        # --yes in a script: json results alone on stdout, the preview on stderr.
+        sbx.admin("DELETE", "/calls")
+        r = subprocess.run(base + ["--output", "json", "ask", "--yes",
+                                   f"reboot {victim} in eu-west-1"],
+                           env=env, capture_output=True, text=True, timeout=60)
+        try:
+            res = json.loads(r.stdout)
+        except ValueError:
+            res = None
+        check(r.returncode == 0 and isinstance(res, list) and len(res) == 1 and
+              res[0].get("id") == victim and res[0].get("outcome") == "done",
+              "ask --yes --output json: the per-resource result alone on stdout",
+              f"{r.returncode} {r.stdout[-300:]!r} {r.stderr[-300:]}")
+        check("Plan: ec2.reboot" in r.stderr and "Confirmed by --yes (medium risk)" in r.stderr,
+              "ask --yes --output json: preview and confirmation on stderr", r.stderr[-300:])
+        reboots = [c["params"].get("InstanceId.1") for c in sbx.admin("GET", "/calls")["calls"]
+                   if c["action"] == "RebootInstances"]
+        check(reboots == [victim], "ask --yes: one RebootInstances", json.dumps(reboots))
 
         # ---- 4. history across runs, Ctrl-R, continued lines ----
         e2elib.phase("history, Ctrl-R, continued lines")
         p = chat()
         start = len(p.buf)
+        p.wait_raw()
         p.send("\x12how many")  # reverse search for last session's question
         time.sleep(0.5)
         p.send("\r")
