@@ -237,13 +237,16 @@ static int chat_operation(chat *c, const json_t *plan)
                                        "outcome", "after", "error", NULL};
     client_out_items(stdout, c->out, results, cols);
     char summary[200];
-    snprintf(summary, sizeof summary, "%s: %zu done, %zu with nothing to do, %zu failed",
-             p->op->name, n.done, n.nothing, n.failed);
+    int len = snprintf(summary, sizeof summary, "%s: %zu done, %zu with nothing to do, %zu failed",
+                       p->op->name, n.done, n.nothing, n.failed);
+    if (n.skipped)
+        snprintf(summary + len, sizeof summary - (size_t)len, ", %zu not run (interrupted)",
+                 n.skipped);
     fprintf(c->say, "%s\n", summary);
     chat_remember(c, "assistant", summary);
     json_decref(results);
     client_plan_free(p);
-    if (n.failed == 0)
+    if (n.failed == 0 && n.skipped == 0)
         return CLIENT_EXIT_OK;
     return n.done + n.nothing > 0 ? CLIENT_EXIT_PARTIAL : CLIENT_EXIT_FAILED;
 }

@@ -6,9 +6,20 @@
 #include "core/timeutil.h"
 #include "core/xmalloc.h"
 
+#include <signal.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+/* Ctrl-C during a run: the resource in hand is finished (a half-done
+ * resize is worse than either end), the rest are not started. */
+static volatile sig_atomic_t interrupted;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
 
 /* What the run is called in what it creates (escher:job tags, RDS snapshot
  * names): the client, this process and the minute it started. */
@@ -200,10 +211,26 @@ json_t *client_exec_run(aws_client *aws, client_plan *p, FILE *progress, client_
     memset(n, 0, sizeof *n);
     json_t *results = json_array();
     size_t k = 0;
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    interrupted = 0;
+    sigaction(SIGINT, &sa, &old);
     for (size_t i = 0; i < p->nrows; i++) {
         client_plan_row *row = &p->rows[i];
         if (row->decision != OPS_ACT && row->decision != OPS_WAIT)
             continue;
+        if (interrupted) {
+            json_array_append_new(results,
+                                  json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "account",
+                                            p->account, "region", row->region, "id", row->res.id,
+                                            "name", row->res.name ? row->res.name : "", "before",
+                                            row->res.state ? row->res.state : "", "action",
+                                            row->action, "outcome", "not run (interrupted)"));
+            n->skipped++;
+            continue;
+        }
         json_t *d = run_row(&x, row);
         const char *o = json_string_value(json_object_get(d, "outcome"));
         if (strcmp(o, "done") == 0)
@@ -227,5 +254,8 @@ json_t *client_exec_run(aws_client *aws, client_plan *p, FILE *progress, client_
         }
         json_array_append_new(results, d);
     }
+    sigaction(SIGINT, &old, NULL);
+    if (interrupted && progress)
+        fprintf(progress, "interrupted: %zu of %zu resources not started\n", n->skipped, p->nact);
     return results;
 }

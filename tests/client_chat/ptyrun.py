@@ -16,8 +16,11 @@ class Pty:
     def __init__(self, cmd, env, cols=200, rows=50):
         master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+        # A session of its own with the terminal as its controlling one, so
+        # Ctrl-C typed here is a SIGINT there, as in a real terminal.
         self.proc = subprocess.Popen(cmd, env=env, stdin=slave, stdout=slave, stderr=slave,
-                                     start_new_session=True, close_fds=True)
+                                     start_new_session=True, close_fds=True,
+                                     preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0))
         os.close(slave)
         self.fd = master
         self.buf = b""

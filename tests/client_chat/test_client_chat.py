@@ -231,6 +231,33 @@ def main():
         check(acts == ["StopInstances", "ModifyInstanceAttribute", "StartInstances"],
               "resize: stop, modify, start, once each", json.dumps(acts))
 
+        # Ctrl-C during a long run: the resource in hand ends, no other starts.
+        sbx.admin("DELETE", "/calls")
+        west_now = instances(sbx.admin("GET", "/state"), "eu-west-1")
+        runners = {i for i, v in west_now.items() if v["state"] == "running" and
+                   tag(v, "env") == "dev" and v["type"] != "m5.large"}
+        need(len(runners) >= 3, "eu-west-1 has three or more running dev instances to resize",
+             str(len(runners)))
+        start = len(p.buf)
+        p.line("resize dev instances in eu-west-1 to m5.large")
+        m = p.expect(r"Type (\d+) \(the number of resources\) to go ahead: ", 30)
+        need(m, "resize all: asks for the count", p.since(start)[-400:])
+        p.line(m.group(1))
+        check(p.expect(r"\[1/\d+\] eu-west-1 i-", 60), "resize all: the first resource ends",
+              p.since(start)[-400:])
+        p.send("\x03")
+        m = p.expect(r"ec2\.resize: (\d+) done, (\d+) with nothing to do, (\d+) failed, "
+                     r"(\d+) not run \(interrupted\)", 60)
+        check(m and int(m.group(1)) + int(m.group(2)) in (1, 2) and m.group(3) == "0" and
+              int(m.group(4)) >= 1, "Ctrl-C: the resource in hand finished, the rest not run",
+              p.since(start)[-500:])
+        check(p.expect(PROMPT, 10), "Ctrl-C: back at the prompt")
+        modified = [c["params"].get("InstanceId") for c in sbx.admin("GET", "/calls")["calls"]
+                    if c["action"] == "ModifyInstanceAttribute"]
+        check(m and len(modified) == int(m.group(1)),
+              "Ctrl-C: one ModifyInstanceAttribute per resource done, none after",
+              json.dumps(modified))
+
         # ---- 3. critical: refused ----
         e2elib.phase("critical: refused")
         sbx.admin("DELETE", "/calls")
