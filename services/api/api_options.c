@@ -7,6 +7,16 @@
 
 #include "core/log.h"
 
+#include <string.h>
+
+/* llm-url: an http or https URL (the chat-completions endpoint). */
+static bool llm_url_check(const char *value, err *e)
+{
+    if (strncmp(value, "http://", 7) == 0 || strncmp(value, "https://", 8) == 0)
+        return true;
+    return err_set(e, ERR_INVALID, "want an http:// or https:// chat-completions URL");
+}
+
 static const opts_def api_defs[] = {
     {.name = "listen",
      .env = "ESCHER_API_LISTEN",
@@ -97,6 +107,41 @@ static const opts_def api_defs[] = {
              "(AES-256-GCM): 32 random bytes as 64 hex digits or base64 (openssl rand -hex "
              "32). escher-worker needs the same key to deliver. Unset: the /v1/channels routes "
              "answer 503 naming this option."},
+    {.name = "llm-url",
+     .env = "ESCHER_LLM_URL",
+     .type = OPTS_URL,
+     .check = llm_url_check,
+     .group = "Chat",
+     .help = "An OpenAI-compatible chat-completions URL (such as "
+             "http://127.0.0.1:9999/v1/chat/completions) that POST /v1/chat asks for a plan "
+             "through tool calls, one per catalog operation. Unset (the default): the builtin "
+             "engine (lib/nlu) answers alone. The LLM receives the user's message and the "
+             "request's context, nothing else; its plan is used only when it passes the "
+             "operations catalog's checks."},
+    {.name = "llm-model",
+     .env = "ESCHER_LLM_MODEL",
+     .type = OPTS_STRING,
+     .def = "gpt-4o-mini",
+     .group = "Chat",
+     .metavar = "NAME",
+     .help = "The model named in chat-completions requests to llm-url."},
+    {.name = "llm-api-key",
+     .env = "ESCHER_LLM_API_KEY",
+     .type = OPTS_SECRET,
+     .group = "Chat",
+     .metavar = "KEY",
+     .help = "Sent to llm-url as 'Authorization: Bearer KEY'; never logged, wiped when the "
+             "server stops. Unset: no Authorization header (a local model)."},
+    {.name = "llm-timeout",
+     .env = "ESCHER_LLM_TIMEOUT",
+     .type = OPTS_DURATION,
+     .def = "20s",
+     .min = 100,
+     .max = 300000,
+     .group = "Chat",
+     .help = "How long POST /v1/chat waits for llm-url (without holding its event loop); "
+             "later, or on any error, the builtin engine answers with a note. Keep it below "
+             "request-timeout."},
     {.name = "database-url",
      .env = "ESCHER_API_DATABASE_URL",
      .type = OPTS_URL,
@@ -131,7 +176,8 @@ static const opts_def api_defs[] = {
      .help = "On SIGTERM the server stops accepting at once, then keeps its loops running this "
              "long so that answers already queued are written and requests being received "
              "complete; then it closes every connection and exits. Handlers never outlive it: "
-             "each runs to its end before the loop looks at anything else."},
+             "each runs to its end before the loop looks at anything else (a chat request "
+             "still waiting for llm-url then gets no answer)."},
     {.name = "log-level",
      .env = "ESCHER_API_LOG_LEVEL",
      .type = OPTS_ENUM,

@@ -120,6 +120,19 @@ const seal_key *api_master_key(const api_req *r)
     return r->settings->has_master_key ? &r->settings->master_key : NULL;
 }
 
+struct event_base *api_event_base(const api_req *r)
+{
+    return r->base;
+}
+
+void api_llm_settings_of(const api_req *r, api_llm_settings *out)
+{
+    out->url = r->settings->llm_url ? r->settings->llm_url : "";
+    out->model = r->settings->llm_model ? r->settings->llm_model : "";
+    out->api_key = r->settings->llm_api_key ? r->settings->llm_api_key : "";
+    out->timeout_ms = r->settings->llm_timeout_ms;
+}
+
 const char *api_setting(const api_req *r, const char *name)
 {
     if (strcmp(name, "escher-principal-arn") == 0)

@@ -110,6 +110,43 @@ int api_status(const api_req *r);
 /* Adds a response header (copied). */
 void api_header(api_req *r, const char *name, const char *value);
 
+/* ---- answering later -------------------------------------------------- */
+
+/* A handler that waits on something slow (POST /v1/chat's call to an LLM)
+ * must not hold its loop: it starts the work on the loop's event base,
+ * calls api_defer and returns; a callback on that base records the answer
+ * on the deferred request and sends it with api_deferred_send. */
+
+/* The event base of the request's loop. Borrowed; callbacks on it run on
+ * the loop's thread. */
+struct event_base *api_event_base(const api_req *r);
+
+/* Takes the request out of the handler's return: the server ends the
+ * request's transaction when the handler returns (the handler must have
+ * written nothing: it is committed empty) and answers nothing then. Returns
+ * the request as a new object owned by the caller, to answer with
+ * api_reply/api_fail and api_deferred_send; r must not be used again. The
+ * deferred request has no database (api_db is NULL). Returns NULL, with the
+ * 400 recorded on r as usual, when the request carries query parameters the
+ * handler did not read. */
+api_req *api_defer(api_req *r);
+
+/* Sends d's recorded answer (a 500 when none), counts it in /metrics, logs
+ * the request and frees d. On the loop's thread only. A client that hung up
+ * meanwhile is no error: the answer is dropped. */
+void api_deferred_send(api_req *d);
+
+/* The LLM backend's settings (options llm-url, llm-model, llm-api-key,
+ * llm-timeout), borrowed: url "" when the backend is off. The key is a
+ * secret: never log or copy it into memory that is not wiped. */
+typedef struct api_llm_settings {
+    const char *url;
+    const char *model;
+    const char *api_key; /* "" when unset */
+    int64_t timeout_ms;
+} api_llm_settings;
+void api_llm_settings_of(const api_req *r, api_llm_settings *out);
+
 /* ---- helpers for handlers --------------------------------------------- */
 
 /* Copies a canonical uuid (any case) into out in lower case; false when s is

@@ -18,6 +18,12 @@ typedef struct api_settings {
     const char *escher_principal_arn;
     const char *template_url;
     const char *redis_url;
+    /* The optional LLM backend of POST /v1/chat (api_chat.c); borrowed from
+     * the options, which wipe the key when freed. llm_url "" = off. */
+    const char *llm_url;
+    const char *llm_model;
+    const char *llm_api_key;
+    int64_t llm_timeout_ms;
     bool has_master_key; /* option master-key set */
     seal_key master_key; /* wiped when the server is freed */
     struct api_metrics *metrics;
@@ -48,6 +54,12 @@ struct api_req {
     json_t *body;
     api_caller caller;
     bool tx_done; /* api_sql_final committed already */
+    /* Answering later (api_defer): the loop's base, when the request began,
+     * its route's index for /metrics, and whether the handler deferred. */
+    struct event_base *base;
+    uint64_t t0;
+    size_t route_index;
+    bool deferred;
     /* The answer. */
     int status;
     json_t *reply;

@@ -5,9 +5,9 @@
 #include <string.h>
 
 static const api_route *const tables[] = {
-    api_routes_health,     api_routes_users,    api_routes_accounts,
-    api_routes_onboarding, api_routes_jobs,     api_routes_audit,
-    api_routes_schedules,  api_routes_channels, api_routes_runs,
+    api_routes_health, api_routes_users, api_routes_accounts,  api_routes_onboarding,
+    api_routes_jobs,   api_routes_audit, api_routes_schedules, api_routes_channels,
+    api_routes_runs,   api_routes_chat,
 };
 
 size_t api_route_count(void)

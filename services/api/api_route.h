@@ -34,6 +34,7 @@ extern const api_route api_routes_audit[];
 extern const api_route api_routes_schedules[];
 extern const api_route api_routes_channels[];
 extern const api_route api_routes_runs[];
+extern const api_route api_routes_chat[];
 
 /* Number of routes in all tables; api_route_at(i) for i < that number. */
 size_t api_route_count(void);

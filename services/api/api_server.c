@@ -391,6 +391,62 @@ static void send_answer(api_req *r)
         evbuffer_free(buf);
 }
 
+/* After the answer: /metrics, the request's log line, and what r holds. */
+static void request_done(api_req *r)
+{
+    int64_t us = (int64_t)((timeutil_mono_ns() - r->t0) / 1000);
+    api_metrics_observe(r->settings->metrics, r->route_index, r->status, us);
+    log_debug(r->log, "request", LOG_STR("request_id", r->request_id), LOG_STR("method", r->method),
+              LOG_STR("path", r->path), LOG_INT("status", r->status), LOG_INT("us", us),
+              LOG_STR("tenant_id", r->caller.tenant_id));
+    json_decref(r->body);
+    json_decref(r->reply);
+    free(r->reply_raw);
+    evhttp_clear_headers(&r->query);
+    evhttp_clear_headers(&r->headers);
+}
+
+static void move_headers(struct evkeyvalq *to, struct evkeyvalq *from)
+{
+    TAILQ_INIT(to);
+    struct evkeyval *kv;
+    while ((kv = TAILQ_FIRST(from)) != NULL) {
+        TAILQ_REMOVE(from, kv, next);
+        TAILQ_INSERT_TAIL(to, kv, next);
+    }
+}
+
+api_req *api_defer(api_req *r)
+{
+    static const char *const no_params[] = {NULL};
+    if (!r->query_read && !api_query_only(r, no_params))
+        return NULL;
+    api_req *d = xmalloc(sizeof *d);
+    *d = *r;
+    move_headers(&d->query, &r->query);
+    move_headers(&d->headers, &r->headers);
+    for (size_t i = 0; i < r->nparams; i++)
+        d->params[i] = d->pathbuf + (r->params[i] - r->pathbuf);
+    d->db = NULL;
+    d->stmts = NULL;
+    d->tx_done = true;
+    r->body = NULL;
+    r->reply = NULL;
+    r->reply_raw = NULL;
+    r->status = 0;
+    r->deferred = true;
+    return d;
+}
+
+void api_deferred_send(api_req *d)
+{
+    if (d->status == 0)
+        api_fail(d, 500, "internal", "the handler gave no answer (request id %s)", d->request_id);
+    send_answer(d);
+    request_done(d);
+    free(d);
+}
+
 static void handle(struct evhttp_request *http, void *arg)
 {
     api_loop *L = arg;
@@ -399,6 +455,8 @@ static void handle(struct evhttp_request *http, void *arg)
     api_req r;
     memset(&r, 0, sizeof r);
     r.http = http;
+    r.base = L->base;
+    r.t0 = t0;
     r.stmts = L->stmts;
     r.log = L->log;
     r.settings = &s->settings;
@@ -412,6 +470,7 @@ static void handle(struct evhttp_request *http, void *arg)
     const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
     r.path = path && *path ? path : "/";
     size_t route_index = api_route_count();
+    r.route_index = route_index;
     const api_route *route = NULL;
     bool in_tx = false;
 
@@ -427,7 +486,6 @@ static void handle(struct evhttp_request *http, void *arg)
     route = api_route_match(r.method, r.path, &route_index, r.pathbuf, sizeof r.pathbuf, r.params,
                             &r.nparams, &known, allow, sizeof allow);
     if (route == NULL) {
-        route_index = api_route_count();
         if (known) {
             api_header(&r, "Allow", allow);
             api_fail(&r, 405, "method_not_allowed", "%s is not allowed on %.200s (allowed: %s)",
@@ -438,6 +496,7 @@ static void handle(struct evhttp_request *http, void *arg)
         }
         goto answer;
     }
+    r.route_index = route_index;
     size_t body_len = evbuffer_get_length(evhttp_request_get_input_buffer(http));
     if (body_len > s->max_body) {
         api_fail(&r, 413, "body_too_large",
@@ -469,28 +528,28 @@ static void handle(struct evhttp_request *http, void *arg)
         goto answer;
     }
     route->handler(&r);
-    if (r.status == 0)
+    if (r.status == 0 && !r.deferred)
         api_fail(&r, 500, "internal", "the handler gave no answer (request id %s)", r.request_id);
     /* A route whose handler reads no query takes no parameters: refuse them
      * rather than ignore them (a mutation is then rolled back below). */
     static const char *const no_params[] = {NULL};
-    if (r.status < 400 && !r.query_read)
+    if (r.status < 400 && !r.query_read && !r.deferred)
         api_query_only(&r, no_params);
 
 answer:
     if (in_tx)
         finish_tx(L, &r);
+    if (r.deferred) {
+        /* api_defer moved the answer's parts to the deferred request; a
+         * failed COMMIT's error (nothing was written) is dropped. */
+        json_decref(r.reply);
+        free(r.reply_raw);
+        evhttp_clear_headers(&r.query);
+        evhttp_clear_headers(&r.headers);
+        return;
+    }
     send_answer(&r);
-    int64_t us = (int64_t)((timeutil_mono_ns() - t0) / 1000);
-    api_metrics_observe(s->settings.metrics, route_index, r.status, us);
-    log_debug(L->log, "request", LOG_STR("request_id", r.request_id), LOG_STR("method", r.method),
-              LOG_STR("path", r.path), LOG_INT("status", r.status), LOG_INT("us", us),
-              LOG_STR("tenant_id", r.caller.tenant_id));
-    json_decref(r.body);
-    json_decref(r.reply);
-    free(r.reply_raw);
-    evhttp_clear_headers(&r.query);
-    evhttp_clear_headers(&r.headers);
+    request_done(&r);
 }
 
 /* ---- loops -------------------------------------------------------------------- */
@@ -612,6 +671,10 @@ api_server *api_server_new(const opts *o, const logger *log, err *e)
     s->settings.escher_principal_arn = opts_get_string(o, "escher-principal-arn");
     s->settings.template_url = opts_get_string(o, "template-url");
     s->settings.redis_url = opts_get_string(o, "redis-url");
+    s->settings.llm_url = opts_get_string(o, "llm-url");
+    s->settings.llm_model = opts_get_string(o, "llm-model");
+    s->settings.llm_api_key = opts_get_secret(o, "llm-api-key");
+    s->settings.llm_timeout_ms = opts_get_duration_ms(o, "llm-timeout");
     const char *mk = opts_get_secret(o, "master-key");
     if (mk && *mk) {
         /* The option's check already parsed it: this cannot fail. */

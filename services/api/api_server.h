@@ -7,7 +7,9 @@
  * short, indexed and bounded by statement_timeout (the request timeout); the
  * API never calls AWS: anything slow (verifying an account, discovering an
  * organization) becomes a job for the workers and the route answers 202 with
- * the job. A maintenance thread watches Redis for /readyz.
+ * the job. The one exception, POST /v1/chat's optional LLM call, runs on the
+ * loop's curl multi client and answers later (api_defer in api_req.h). A
+ * maintenance thread watches Redis for /readyz.
  *
  * Per request (api_req.h): request id, route lookup (404/405), body limit
  * (413), bearer token + tenant in one round trip that also opens the

@@ -550,6 +550,8 @@ class Fixtures:
                 ("POST", "/v1/schedules/preview"): lambda: {"cron": "0 20 * * 1-5",
                                                             "time_zone": "Europe/Berlin",
                                                             "count": 3},
+                ("POST", "/v1/chat"): lambda: {"message": "list the running dev instances",
+                                               "context": {"default_region": "eu-west-1"}},
                 # Medium risk, so the executor may run it for real too.
                 ("POST", "/v1/runs"): lambda: {"operation": "ec2.stop",
                                                "target": {"accounts": "all", "regions": "all",
@@ -634,6 +636,7 @@ def success_status(route):
         ("POST", "/v1/channels/{id}/test"): 202,
         ("POST", "/v1/runs"): 202,
         ("POST", "/v1/schedules/{id}/run"): 202,
+        ("POST", "/v1/chat"): 200,
     }
     return special.get((route.method, route.pattern), table.get(route.method, 200))
 

@@ -13,7 +13,8 @@ UTF-8, escaped NUL, wrong types, missing required and unknown fields, long
 strings (limits counted in characters), control characters, invalid ARNs,
 account ids, regions, emails and enums, and SQL/JSON/shell/format-string
 injection strings (a free-text field may accept those, and must then give
-them back byte for byte). Queries: unknown parameters, bad limits and
+them back byte for byte; POST /v1/chat's message is answered with a plan
+that changes nothing instead). Queries: unknown parameters, bad limits and
 cursors, bad filter values. Paths: malformed ids.
 
 What each body route takes is written down here (the suite uses the
@@ -104,7 +105,7 @@ FIELD_CASES = {
 
 class Field:
     def __init__(self, kind, max_len=None, nullable=False, required=False, values=None,
-                 free_text=False):
+                 free_text=False, accepted=None):
         self.kind = kind          # string arn account_id email enum uuid bool regions template
         #                           cron zone time operation object int
         self.max_len = max_len
@@ -112,6 +113,9 @@ class Field:
         self.required = required
         self.values = values      # enum values; int: (min, max)
         self.free_text = free_text  # any text of the right length is valid (names)
+        # accepted(answer, value): a free-text value was taken as it should be;
+        # None: the answer gives the field back byte for byte.
+        self.accepted = accepted
 
 
 def SCHEDULE_FIELDS(required):
@@ -128,6 +132,14 @@ def SCHEDULE_FIELDS(required):
             "enabled": Field("bool"),
             "missed_fire_policy": Field("enum", values=["skip", "run_once", "run_each"]),
             "missed_fire_window_seconds": Field("int", values=(0, 604800))}
+
+
+def chat_answered(a, value):
+    """POST /v1/chat takes any sentence and answers a plan that changes
+    nothing for these strings (it gives no field back)."""
+    j = a.json if isinstance(a.json, dict) else {}
+    plan = j.get("plan") if isinstance(j.get("plan"), dict) else {}
+    return isinstance(j.get("text"), str) and plan.get("kind") not in (None, "operation", "schedule")
 
 
 def arn_in(account, name="Other"):
@@ -210,6 +222,12 @@ def body_routes(stack, fx, t):
             lambda: {"dry_run": True},
             {"dry_run": Field("bool")},
             f"/v1/schedules/{fx.shared_schedule(t)['id']}/run"),
+        ("POST", "/v1/chat"): (
+            lambda: {"message": "list the running dev instances"},
+            {"message": Field("string", 2000, required=True, free_text=True,
+                              accepted=chat_answered),
+             "context": Field("object")},
+            "/v1/chat"),
         ("POST", "/v1/discovery"): (
             lambda: {"management_role_arn": "arn:aws:iam::111122223333:role/OrgReader"},
             {"management_role_arn": Field("arn", 2048, required=True),
@@ -381,7 +399,8 @@ class Corpus:
                               ok_check=lambda a, f=f, v=v: self.job_payload(a, token).get(f) == v)
                 elif spec.free_text:
                     self.send(name, method, path, body, token, (f,), f"'{f}' = {v!r}", allow_ok=True,
-                              ok_check=lambda a, f=f, v=v: a.json.get(f) == v)
+                              ok_check=lambda a, f=f, v=v, spec=spec:
+                              spec.accepted(a, v) if spec.accepted else a.json.get(f) == v)
                 else:
                     send(body, (f,), f"'{f}' = {v!r}")
         # Fields that must agree with each other.
