@@ -8,6 +8,9 @@
 #include <string.h>
 
 const paging_spec PAGING_EC2_DESCRIBE_INSTANCES = {AWS_PROTO_EC2, "nextToken", NULL, 0};
+const paging_spec PAGING_EC2_DESCRIBE_VOLUMES = {AWS_PROTO_EC2, "nextToken", NULL, 0};
+const paging_spec PAGING_EC2_DESCRIBE_SNAPSHOTS = {AWS_PROTO_EC2, "nextToken", NULL, 0};
+const paging_spec PAGING_EC2_DESCRIBE_SECURITY_GROUPS = {AWS_PROTO_EC2, "nextToken", NULL, 0};
 const paging_spec PAGING_IAM_LIST_USERS = {AWS_PROTO_QUERY, "ListUsersResult/Marker",
                                            "ListUsersResult/IsTruncated", 0};
 const paging_spec PAGING_RDS_DESCRIBE_DB_INSTANCES = {AWS_PROTO_QUERY,

@@ -47,6 +47,9 @@ typedef struct paging_spec {
 
 /* Ready-made specs for the operations Escher pages through. */
 extern const paging_spec PAGING_EC2_DESCRIBE_INSTANCES;
+extern const paging_spec PAGING_EC2_DESCRIBE_VOLUMES;
+extern const paging_spec PAGING_EC2_DESCRIBE_SNAPSHOTS;
+extern const paging_spec PAGING_EC2_DESCRIBE_SECURITY_GROUPS;
 extern const paging_spec PAGING_IAM_LIST_USERS;
 extern const paging_spec PAGING_RDS_DESCRIBE_DB_INSTANCES;
 extern const paging_spec PAGING_S3_LIST_OBJECTS_V2;

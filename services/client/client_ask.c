@@ -6,6 +6,7 @@
 #include "client_ask.h"
 
 #include "client_cmd.h"
+#include "client_query.h"
 
 #include "aws/aws_client.h"
 #include "aws/aws_opts.h"
@@ -13,6 +14,7 @@
 #include "aws/credprov.h"
 #include "aws/paging.h"
 #include "aws/xml.h"
+#include "core/timeutil.h"
 #include "core/xmalloc.h"
 #include "ops/ops_ec2.h"
 #include "ops/target.h"
@@ -214,17 +216,10 @@ int client_ask_query(const opts *o, const json_t *plan, client_out_format out)
 {
     const char *resource = json_string_value(json_object_get(plan, "resource"));
     const json_t *filters = json_object_get(plan, "filters");
-    if (!resource || strcmp(resource, "instances") != 0) {
-        fprintf(stderr,
-                "escher: understood a query on %s; only instances are answered by the client "
-                "so far\n",
-                resource ? resource : "?");
-        return CLIENT_EXIT_USAGE;
-    }
-    if (json_object_get(filters, "older_than_days")) {
-        fprintf(stderr, "escher: filtering instances by age is not built yet in the client\n");
-        return CLIENT_EXIT_USAGE;
-    }
+    if (!resource || strcmp(resource, "instances") != 0)
+        return client_query_answer(o, plan, out);
+    /* An age is read on the launch time, which the full listing carries. */
+    const json_t *age = json_object_get(filters, "older_than_days");
     char *def_region = NULL;
     credprov *creds = NULL;
     aws_client *aws = client_ask_aws(o, &creds, &def_region);
@@ -246,7 +241,7 @@ int client_ask_query(const opts *o, const json_t *plan, client_out_format out)
         if (!region)
             continue;
         err_clear(&e);
-        if (client_ask_region(aws, filters, &sel, region, false, items, &e))
+        if (client_ask_region(aws, filters, &sel, region, age != NULL, items, &e))
             nok++;
         else
             fprintf(stderr, "escher: %s\n", e.message);
@@ -256,6 +251,23 @@ int client_ask_query(const opts *o, const json_t *plan, client_out_format out)
         rc = CLIENT_EXIT_FAILED;
     else if (nok < tried)
         rc = CLIENT_EXIT_PARTIAL;
+    if (age) {
+        json_t *older = json_array();
+        time_t now = timeutil_now();
+        size_t i;
+        json_t *item;
+        json_array_foreach(items, i, item)
+        {
+            const char *lt = json_string_value(json_object_get(item, "launch_time"));
+            if (client_query_older(lt, json_integer_value(age), now))
+                json_array_append(older, item);
+            /* The listing's columns, as without an age. */
+            json_object_del(item, "tags");
+            json_object_del(item, "launch_time");
+        }
+        json_decref(items);
+        items = older;
+    }
     if (nok > 0) {
         const char *action = json_string_value(json_object_get(plan, "action"));
         if (action && strcmp(action, "count") == 0) {
