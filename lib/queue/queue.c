@@ -1,8 +1,9 @@
+/* The job queue's life cycle: enqueue, lease, heartbeat, complete, release,
+ * fail with backoff, cancel and reap. See queue.h; the SQL helpers are in
+ * queue_sql.c, steps in queue_steps.c, LISTEN/NOTIFY in queue_notify.c. */
 #include "queue/queue.h"
 
-#include <errno.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,8 +13,7 @@
 #include "core/timeutil.h"
 #include "core/xmalloc.h"
 #include "db/db.h"
-
-#include <libpq-events.h>
+#include "queue/queue_sql.h"
 
 #define DEFAULT_MAX_ATTEMPTS 5
 #define DEFAULT_BASE_MS      1000
@@ -21,303 +21,14 @@
 /* The reaper works in slices so one pass never holds thousands of row locks. */
 #define REAP_SLICE 500
 
-/* ---- small helpers ------------------------------------------------------ */
-
-static bool is_uuid(const char *s)
-{
-    if (s == NULL || strlen(s) != 36)
-        return false;
-    for (int i = 0; i < 36; i++) {
-        char c = s[i];
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (c != '-')
-                return false;
-        } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) {
-            return false;
-        }
-    }
-    return true;
-}
-
-static bool is_kind(const char *s)
-{
-    size_t n = s ? strlen(s) : 0;
-    if (n == 0 || n >= QUEUE_KIND_MAX)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
-              c == ':' || c == '-'))
-            return false;
-    }
-    return true;
-}
-
-static bool check_job_id(const char *job_id, err *e)
-{
-    if (!is_uuid(job_id))
-        return err_set(e, ERR_INVALID, "job id '%.64s' is not a uuid", job_id ? job_id : "(null)");
-    return true;
-}
-
-static bool check_worker(const char *worker_id, err *e)
-{
-    if (worker_id == NULL || *worker_id == '\0' || strlen(worker_id) > 200)
-        return err_set(e, ERR_INVALID, "worker id '%.64s' must be 1 to 200 characters",
-                       worker_id ? worker_id : "(null)");
-    return true;
-}
-
-/* The database's message without its trailing newline. */
-static const char *pg_message(PGconn *conn)
-{
-    static _Thread_local char buf[512];
-    snprintf(buf, sizeof buf, "%s", PQerrorMessage(conn));
-    size_t n = strlen(buf);
-    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
-        buf[--n] = '\0';
-    return buf;
-}
-
-/* ---- prepared statements ---------------------------------------------- */
-
-/* Each statement the queue runs is parsed and planned once per connection
- * and run by name after that: for statements this short, parse and plan cost
- * about as much as running them (measured in docs/performance.md). Which
- * statements a connection has is kept on the connection itself, as libpq
- * instance data of prep_events, so it is forgotten when the connection is
- * reset (the server session, and its statements, are new) or finished.
- * Statements are known by the address of their SQL text: each is a literal
- * used in one place. A caller that runs DEALLOCATE ALL or DISCARD ALL on a
- * connection the queue uses must reset it (PQreset). */
-#define PREP_MAX 32
-
-typedef struct prep {
-    const char *sql[PREP_MAX];
-    int n;
-} prep;
-
-static int prep_events(PGEventId id, void *info, void *pass)
-{
-    (void)pass;
-    switch (id) {
-    case PGEVT_REGISTER: {
-        PGconn *conn = ((PGEventRegister *)info)->conn;
-        return PQsetInstanceData(conn, prep_events, xcalloc(1, sizeof(prep)));
-    }
-    case PGEVT_CONNRESET: {
-        prep *st = PQinstanceData(((PGEventConnReset *)info)->conn, prep_events);
-        if (st)
-            st->n = 0;
-        return 1;
-    }
-    case PGEVT_CONNDESTROY:
-        free(PQinstanceData(((PGEventConnDestroy *)info)->conn, prep_events));
-        return 1;
-    default:
-        return 1;
-    }
-}
-
-/* Writes into name the name under which sql is prepared on conn, preparing
- * it first if this connection has not yet (one round trip, once). Leaves
- * name empty when the connection already holds PREP_MAX statements: the
- * caller then sends sql unnamed. */
-static bool prepared(PGconn *conn, const char *sql, int nparams, char name[24], const char *what,
-                     err *e)
-{
-    name[0] = '\0';
-    prep *st = PQinstanceData(conn, prep_events);
-    if (st == NULL) {
-        if (!PQregisterEventProc(conn, prep_events, "escher queue", NULL))
-            return true; /* no bookkeeping: run unnamed */
-        st = PQinstanceData(conn, prep_events);
-        if (st == NULL)
-            return true;
-    }
-    for (int i = 0; i < st->n; i++)
-        if (st->sql[i] == sql) {
-            snprintf(name, 24, "escher_queue_%d", i);
-            return true;
-        }
-    if (st->n == PREP_MAX)
-        return true;
-    snprintf(name, 24, "escher_queue_%d", st->n);
-    PGresult *r = PQprepare(conn, name, sql, nparams, NULL);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-        name[0] = '\0';
-        db_error(e, conn, r, what);
-        PQclear(r);
-        return false;
-    }
-    PQclear(r);
-    st->sql[st->n++] = sql;
-    return true;
-}
-
-/* Runs one parameterized statement (prepared, see above); NULL (with *e set,
- * naming `what`) unless it returned `want`. */
-static PGresult *run(PGconn *conn, const char *sql, int nparams, const char *const *params,
-                     ExecStatusType want, const char *what, err *e)
-{
-    char name[24];
-    if (!prepared(conn, sql, nparams, name, what, e))
-        return NULL;
-    PGresult *r = name[0] ? PQexecPrepared(conn, name, nparams, params, NULL, NULL, 0)
-                          : PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(r) != want) {
-        db_error(e, conn, r, what); /* keeps the SQLSTATE in e->remote_code */
-        PQclear(r);
-        return NULL;
-    }
-    return r;
-}
-
-static bool exec_simple(PGconn *conn, const char *sql, const char *what, err *e)
-{
-    PGresult *r = PQexec(conn, sql);
-    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-    if (!ok)
-        db_error(e, conn, r, what);
-    PQclear(r);
-    return ok;
-}
-
-/* Opens a transaction unless the caller has one open: *own says whether we
- * did, so tx_end commits only what it began. */
-static bool tx_begin(PGconn *conn, bool *own, const char *what, err *e)
-{
-    switch (PQtransactionStatus(conn)) {
-    case PQTRANS_IDLE:
-        *own = true;
-        return exec_simple(conn, "BEGIN", what, e);
-    case PQTRANS_INTRANS:
-        *own = false;
-        return true;
-    case PQTRANS_INERROR:
-        return err_set(e, ERR_INVALID, "%s: the connection's transaction has already failed", what);
-    default:
-        return err_set(e, ERR_IO, "%s: the connection is busy or broken: %s", what,
-                       pg_message(conn));
-    }
-}
-
-/* Commits (ok) or rolls back our own transaction; returns ok && committed. */
-static bool tx_end(PGconn *conn, bool own, bool ok, const char *what, err *e)
-{
-    if (!own)
-        return ok;
-    if (!ok) {
-        PGresult *r = PQexec(conn, "ROLLBACK");
-        PQclear(r);
-        return false;
-    }
-    return exec_simple(conn, "COMMIT", what, e);
-}
-
-static bool set_tenant(PGconn *conn, const char *tenant_id, const char *what, err *e)
-{
-    if (!db_set_tenant(conn, tenant_id, e))
-        return err_prefix(e, "%s", what);
-    return true;
-}
-
-static void copy_field(char *dst, size_t n, const PGresult *r, int row, int col)
-{
-    snprintf(dst, n, "%s", PQgetisnull(r, row, col) ? "" : PQgetvalue(r, row, col));
-}
-
-/* ---- pipelines ---------------------------------------------------------- */
-
-#define PIPELINE_MAX 8
-
-/* lib/db's db_pipeline (one round trip for s[0..n)) on the queue's prepared
- * statements: fills in each one's name, preparing it first where this
- * connection has not. With out (n entries) non-NULL, out[i] gets s[i]'s
- * result for the caller to PQclear; on failure every out[i] is NULL and *e
- * is prefixed with `what`. */
-static bool pipeline(PGconn *conn, const db_stmt *s, size_t n, PGresult **out, const char *what,
-                     err *e)
-{
-    db_stmt named[PIPELINE_MAX + 2];
-    char names[PIPELINE_MAX + 2][24];
-    PGresult *res[PIPELINE_MAX + 2];
-    if (n > PIPELINE_MAX + 2)
-        return err_set(e, ERR_INTERNAL, "%s: %zu statements in one pipeline", what, n);
-    for (size_t i = 0; i < n; i++) {
-        if (!prepared(conn, s[i].sql, s[i].nparams, names[i], what, e))
-            return false;
-        named[i] = s[i];
-        named[i].prepared = names[i][0] ? names[i] : NULL;
-    }
-    bool ok = db_pipeline(conn, named, n, res, e);
-    for (size_t i = 0; i < n; i++) {
-        if (ok && out) {
-            out[i] = res[i];
-            continue;
-        }
-        PQclear(res[i]);
-        if (out)
-            out[i] = NULL;
-    }
-    return ok || err_prefix(e, "%s", what);
-}
-
-/* Runs s[0..n) as one transaction in one round trip: between a BEGIN and a
- * COMMIT sent in the same pipeline when the connection is idle, inside the
- * caller's transaction otherwise (what tx_begin/tx_end do, without their two
- * extra round trips). out as for pipeline. */
-static bool pipeline_tx(PGconn *conn, const db_stmt *s, size_t n, PGresult **out, const char *what,
-                        err *e)
-{
-    if (n > PIPELINE_MAX)
-        return err_set(e, ERR_INTERNAL, "%s: %zu statements in one pipeline", what, n);
-    switch (PQtransactionStatus(conn)) {
-    case PQTRANS_IDLE:
-        break;
-    case PQTRANS_INTRANS:
-        return pipeline(conn, s, n, out, what, e);
-    case PQTRANS_INERROR:
-        return err_set(e, ERR_INVALID, "%s: the connection's transaction has already failed", what);
-    default:
-        return err_set(e, ERR_IO, "%s: the connection is busy or broken: %s", what,
-                       pg_message(conn));
-    }
-    db_stmt all[PIPELINE_MAX + 2];
-    PGresult *res[PIPELINE_MAX + 2];
-    all[0] = (db_stmt){.sql = "BEGIN"};
-    memcpy(&all[1], s, n * sizeof *s);
-    all[n + 1] = (db_stmt){.sql = "COMMIT"};
-    bool ok = pipeline(conn, all, n + 2, res, what, e);
-    if (ok) {
-        PQclear(res[0]);
-        PQclear(res[n + 1]);
-        for (size_t i = 0; i < n; i++) {
-            if (out)
-                out[i] = res[i + 1];
-            else
-                PQclear(res[i + 1]);
-        }
-    } else {
-        for (size_t i = 0; out && i < n; i++)
-            out[i] = NULL;
-        /* A failure inside BEGIN leaves the transaction open and aborted. */
-        if (PQtransactionStatus(conn) != PQTRANS_IDLE) {
-            PGresult *r = PQexec(conn, "ROLLBACK");
-            PQclear(r);
-        }
-    }
-    return ok;
-}
-
 /* ---- enqueue and lease -------------------------------------------------- */
 
 static bool check_new_job(const queue_new_job *job, err *e)
 {
-    if (job == NULL || !is_uuid(job->tenant_id))
+    if (job == NULL || !queue_sql_is_uuid(job->tenant_id))
         return err_set(e, ERR_INVALID, "enqueue: tenant id '%.64s' is not a uuid",
                        job && job->tenant_id ? job->tenant_id : "(null)");
-    if (!is_kind(job->kind))
+    if (!queue_sql_is_kind(job->kind))
         return err_set(e, ERR_INVALID, "enqueue: job kind '%.80s' must match [a-z0-9_.:-]{1,64}",
                        job->kind ? job->kind : "(null)");
     if (job->max_attempts < 0 || job->max_attempts > 1000)
@@ -464,14 +175,14 @@ static bool enqueue_jobs(PGconn *conn, const queue_new_job *jobs, size_t n,
             "  ORDER BY src.ord",
             NULL, 1 + NCOLS, many};
     PGresult *r[3] = {NULL, NULL, NULL};
-    bool ok = pipeline_tx(conn, s, keys.n > 0 ? 3 : 2, r, "enqueue", e);
+    bool ok = queue_sql_pipeline_tx(conn, s, keys.n > 0 ? 3 : 2, r, "enqueue", e);
     /* Row i answers job i; for one job, no row means its key was taken. */
     if (ok && n > 1 && (size_t)PQntuples(r[1]) != n)
         ok =
             err_set(e, ERR_INTERNAL, "enqueue: %d rows came back for %zu jobs", PQntuples(r[1]), n);
     for (size_t i = 0; ok && i < n; i++) {
         if ((size_t)PQntuples(r[1]) > i && PQgetvalue(r[1], (int)i, 1)[0] == 't') {
-            copy_field(ids[i], QUEUE_ID_LEN, r[1], (int)i, 0);
+            queue_sql_copy_field(ids[i], QUEUE_ID_LEN, r[1], (int)i, 0);
             continue;
         }
         const char *key = jobs[i].idempotency_key;
@@ -484,7 +195,7 @@ static bool enqueue_jobs(PGconn *conn, const queue_new_job *jobs, size_t n,
                          "enqueue: idempotency key '%.100s' conflicted but no job has it",
                          key ? key : "");
         else
-            copy_field(ids[i], QUEUE_ID_LEN, r[2], row, 1);
+            queue_sql_copy_field(ids[i], QUEUE_ID_LEN, r[2], row, 1);
         if (ok && duplicate)
             duplicate[i] = true;
     }
@@ -532,7 +243,7 @@ bool queue_lease(PGconn *conn, const char *worker_id, const char *const *kinds, 
                  size_t batch, int64_t lease_ms, queue_job *out, size_t *n, err *e)
 {
     *n = 0;
-    if (!check_worker(worker_id, e))
+    if (!queue_sql_check_worker(worker_id, e))
         return false;
     if (batch == 0 || batch > 10000)
         return err_set(e, ERR_INVALID, "lease: batch %zu is outside 1..10000", batch);
@@ -545,7 +256,7 @@ bool queue_lease(PGconn *conn, const char *worker_id, const char *const *kinds, 
         for (size_t i = 0; i < nkinds; i++) {
             /* Kinds are validated to a quote-free alphabet, so the array
              * literal needs no escaping. */
-            if (!is_kind(kinds[i])) {
+            if (!queue_sql_is_kind(kinds[i])) {
                 strbuf_free(&arr);
                 return err_set(e, ERR_INVALID,
                                "lease: job kind '%.80s' must match [a-z0-9_.:-]{1,64}",
@@ -563,24 +274,24 @@ bool queue_lease(PGconn *conn, const char *worker_id, const char *const *kinds, 
     const char *p[4] = {worker_id, (kinds && nkinds) ? strbuf_str(&arr) : NULL, nbatch, ms};
     /* One statement is one transaction: pick with SKIP LOCKED so concurrent
      * workers pass over each other's rows instead of waiting on them. */
-    PGresult *r =
-        run(conn,
-            "WITH picked AS ("
-            "  SELECT id FROM jobs"
-            "   WHERE state = 'queued' AND run_at <= now()"
-            "     AND ($2::text[] IS NULL OR kind = ANY ($2::text[]))"
-            "   ORDER BY priority DESC, run_at, created_at"
-            "   LIMIT $3::int FOR UPDATE SKIP LOCKED),"
-            " leased AS ("
-            "  UPDATE jobs j SET state = 'leased', leased_by = $1,"
-            "         lease_expires_at = now() + $4::bigint * interval '1 millisecond',"
-            "         attempts = j.attempts + 1, updated_at = now()"
-            "    FROM picked WHERE j.id = picked.id"
-            "  RETURNING j.id, j.tenant_id, j.kind, j.payload::text AS payload, j.priority,"
-            "            j.attempts, j.max_attempts, j.created_by, j.run_at, j.created_at)"
-            " SELECT id, tenant_id, kind, payload, priority, attempts, max_attempts, created_by"
-            "   FROM leased ORDER BY priority DESC, run_at, created_at",
-            4, p, PGRES_TUPLES_OK, "lease", e);
+    PGresult *r = queue_sql_run(
+        conn,
+        "WITH picked AS ("
+        "  SELECT id FROM jobs"
+        "   WHERE state = 'queued' AND run_at <= now()"
+        "     AND ($2::text[] IS NULL OR kind = ANY ($2::text[]))"
+        "   ORDER BY priority DESC, run_at, created_at"
+        "   LIMIT $3::int FOR UPDATE SKIP LOCKED),"
+        " leased AS ("
+        "  UPDATE jobs j SET state = 'leased', leased_by = $1,"
+        "         lease_expires_at = now() + $4::bigint * interval '1 millisecond',"
+        "         attempts = j.attempts + 1, updated_at = now()"
+        "    FROM picked WHERE j.id = picked.id"
+        "  RETURNING j.id, j.tenant_id, j.kind, j.payload::text AS payload, j.priority,"
+        "            j.attempts, j.max_attempts, j.created_by, j.run_at, j.created_at)"
+        " SELECT id, tenant_id, kind, payload, priority, attempts, max_attempts, created_by"
+        "   FROM leased ORDER BY priority DESC, run_at, created_at",
+        4, p, PGRES_TUPLES_OK, "lease", e);
     strbuf_free(&arr);
     if (r == NULL)
         return err_prefix(e, "worker '%s'", worker_id);
@@ -588,9 +299,9 @@ bool queue_lease(PGconn *conn, const char *worker_id, const char *const *kinds, 
     for (int i = 0; i < rows && (size_t)i < batch; i++) {
         queue_job *j = &out[i];
         memset(j, 0, sizeof *j);
-        copy_field(j->id, sizeof j->id, r, i, 0);
-        copy_field(j->tenant_id, sizeof j->tenant_id, r, i, 1);
-        copy_field(j->kind, sizeof j->kind, r, i, 2);
+        queue_sql_copy_field(j->id, sizeof j->id, r, i, 0);
+        queue_sql_copy_field(j->tenant_id, sizeof j->tenant_id, r, i, 1);
+        queue_sql_copy_field(j->kind, sizeof j->kind, r, i, 2);
         j->payload = xstrdup(PQgetvalue(r, i, 3));
         j->priority = atoi(PQgetvalue(r, i, 4));
         j->attempts = atoi(PQgetvalue(r, i, 5));
@@ -622,7 +333,7 @@ static bool update_leased(PGconn *conn, const char *sql, int nparams, const char
                           const char *what, char *value, size_t vlen, err *e)
 {
     const char *job_id = params[0], *worker_id = params[1];
-    PGresult *r = run(conn, sql, nparams, params, PGRES_TUPLES_OK, what, e);
+    PGresult *r = queue_sql_run(conn, sql, nparams, params, PGRES_TUPLES_OK, what, e);
     if (r == NULL)
         return err_prefix(e, "job %s", job_id);
     bool found = PQntuples(r) == 1;
@@ -638,7 +349,7 @@ static bool update_leased(PGconn *conn, const char *sql, int nparams, const char
 bool queue_heartbeat(PGconn *conn, const char *job_id, const char *worker_id, int64_t lease_ms,
                      bool *cancel_requested, err *e)
 {
-    if (!check_job_id(job_id, e) || !check_worker(worker_id, e))
+    if (!queue_sql_check_job_id(job_id, e) || !queue_sql_check_worker(worker_id, e))
         return false;
     if (lease_ms <= 0)
         return err_set(e, ERR_INVALID, "heartbeat of job %s: lease_ms %" PRId64 " must be positive",
@@ -667,7 +378,7 @@ bool queue_complete(PGconn *conn, const char *job_id, const char *worker_id, err
 bool queue_complete_result(PGconn *conn, const char *job_id, const char *worker_id,
                            const char *result_json, err *e)
 {
-    if (!check_job_id(job_id, e) || !check_worker(worker_id, e))
+    if (!queue_sql_check_job_id(job_id, e) || !queue_sql_check_worker(worker_id, e))
         return false;
     const char *p[3] = {job_id, worker_id, result_json};
     char state[16];
@@ -686,12 +397,12 @@ bool queue_complete_many(PGconn *conn, const char *const *job_ids, size_t n, con
     if (n == 0 || n > QUEUE_BATCH_MAX)
         return err_set(e, ERR_INVALID, "complete: batch of %zu jobs is outside 1..%d", n,
                        QUEUE_BATCH_MAX);
-    if (!check_worker(worker_id, e))
+    if (!queue_sql_check_worker(worker_id, e))
         return false;
     pgarray ids;
     pgarray_init(&ids);
     for (size_t i = 0; i < n; i++) {
-        if (!check_job_id(job_ids[i], e)) {
+        if (!queue_sql_check_job_id(job_ids[i], e)) {
             strbuf_free(&ids.sb);
             return err_prefix(e, "complete: job %zu of %zu", i + 1, n);
         }
@@ -700,7 +411,8 @@ bool queue_complete_many(PGconn *conn, const char *const *job_ids, size_t n, con
     const char *p[2] = {pgarray_end(&ids), worker_id};
     /* One statement, so one transaction: the jobs still ours all succeed at
      * once, and a lost one (reaped, cancelled) is left as it is. */
-    PGresult *r = run(conn,
+    PGresult *r =
+        queue_sql_run(conn,
                       "UPDATE jobs SET state = 'succeeded', leased_by = NULL,"
                       "       lease_expires_at = NULL, finished_at = now(), updated_at = now()"
                       " WHERE id = ANY ($1::uuid[]) AND state = 'leased' AND leased_by = $2"
@@ -732,7 +444,7 @@ bool queue_complete_many(PGconn *conn, const char *const *job_ids, size_t n, con
 
 bool queue_release(PGconn *conn, const char *job_id, const char *worker_id, err *e)
 {
-    if (!check_job_id(job_id, e) || !check_worker(worker_id, e))
+    if (!queue_sql_check_job_id(job_id, e) || !queue_sql_check_worker(worker_id, e))
         return false;
     const char *p[2] = {job_id, worker_id};
     char state[16];
@@ -753,7 +465,7 @@ bool queue_fail(PGconn *conn, const char *job_id, const char *worker_id, const c
 {
     if (requeued)
         *requeued = false;
-    if (!check_job_id(job_id, e) || !check_worker(worker_id, e))
+    if (!queue_sql_check_job_id(job_id, e) || !queue_sql_check_worker(worker_id, e))
         return false;
     int64_t base = backoff && backoff->base_ms > 0 ? backoff->base_ms : DEFAULT_BASE_MS;
     int64_t cap = backoff && backoff->cap_ms > 0 ? backoff->cap_ms : DEFAULT_CAP_MS;
@@ -797,28 +509,28 @@ bool queue_fail(PGconn *conn, const char *job_id, const char *worker_id, const c
 bool queue_cancel(PGconn *conn, const char *tenant_id, const char *job_id,
                   queue_cancel_result *result, err *e)
 {
-    if (!check_job_id(job_id, e))
+    if (!queue_sql_check_job_id(job_id, e))
         return false;
-    if (tenant_id != NULL && !is_uuid(tenant_id))
+    if (tenant_id != NULL && !queue_sql_is_uuid(tenant_id))
         return err_set(e, ERR_INVALID, "cancel of job %s: tenant id '%.64s' is not a uuid", job_id,
                        tenant_id);
     const char *what = "cancel";
     bool own;
-    if (!tx_begin(conn, &own, what, e))
+    if (!queue_sql_tx_begin(conn, &own, what, e))
         return false;
-    bool ok = tenant_id == NULL || set_tenant(conn, tenant_id, what, e);
+    bool ok = tenant_id == NULL || queue_sql_set_tenant(conn, tenant_id, what, e);
     PGresult *r = NULL;
     char state[16] = "";
     if (ok) {
         const char *p[1] = {job_id};
-        r = run(conn, "SELECT state FROM jobs WHERE id = $1 FOR UPDATE", 1, p, PGRES_TUPLES_OK,
-                what, e);
+        r = queue_sql_run(conn, "SELECT state FROM jobs WHERE id = $1 FOR UPDATE", 1, p,
+                          PGRES_TUPLES_OK, what, e);
         ok = r != NULL;
         if (ok && PQntuples(r) == 0)
             ok = err_set(e, ERR_NOT_FOUND, "cancel: no job %s%s%s", job_id,
                          tenant_id ? " in tenant " : "", tenant_id ? tenant_id : "");
         if (ok)
-            copy_field(state, sizeof state, r, 0, 0);
+            queue_sql_copy_field(state, sizeof state, r, 0, 0);
         PQclear(r);
     }
     if (ok) {
@@ -835,12 +547,12 @@ bool queue_cancel(PGconn *conn, const char *tenant_id, const char *job_id,
         }
         if (sql) {
             const char *p[1] = {job_id};
-            r = run(conn, sql, 1, p, PGRES_COMMAND_OK, what, e);
+            r = queue_sql_run(conn, sql, 1, p, PGRES_COMMAND_OK, what, e);
             ok = r != NULL;
             PQclear(r);
         }
     }
-    ok = tx_end(conn, own, ok, what, e);
+    ok = queue_sql_tx_end(conn, own, ok, what, e);
     if (!ok && e && e->code != ERR_NOT_FOUND)
         err_prefix(e, "job %s", job_id);
     return ok;
@@ -856,22 +568,22 @@ bool queue_reap(PGconn *conn, size_t *reaped, err *e)
         /* Each slice is one statement, so one transaction. SKIP LOCKED: a
          * row locked by a worker that is completing it right now is not
          * waited for; if its lease really lapsed the next pass gets it. */
-        PGresult *r =
-            run(conn,
-                "WITH expired AS ("
-                "  SELECT id, CASE WHEN cancel_requested THEN 'cancelled'"
-                "                  WHEN attempts < max_attempts THEN 'queued'"
-                "                  ELSE 'failed' END AS state"
-                "    FROM jobs WHERE state = 'leased' AND lease_expires_at < now()"
-                "   ORDER BY lease_expires_at LIMIT $1::int FOR UPDATE SKIP LOCKED)"
-                " UPDATE jobs j SET state = expired.state,"
-                "        last_error = 'lease expired (worker ' || j.leased_by || ', attempt '"
-                "                     || j.attempts || ')',"
-                "        run_at = CASE WHEN expired.state = 'queued' THEN now() ELSE j.run_at END,"
-                "        finished_at = CASE WHEN expired.state = 'queued' THEN NULL ELSE now() END,"
-                "        leased_by = NULL, lease_expires_at = NULL, updated_at = now()"
-                "   FROM expired WHERE j.id = expired.id",
-                1, p, PGRES_COMMAND_OK, "reap", e);
+        PGresult *r = queue_sql_run(
+            conn,
+            "WITH expired AS ("
+            "  SELECT id, CASE WHEN cancel_requested THEN 'cancelled'"
+            "                  WHEN attempts < max_attempts THEN 'queued'"
+            "                  ELSE 'failed' END AS state"
+            "    FROM jobs WHERE state = 'leased' AND lease_expires_at < now()"
+            "   ORDER BY lease_expires_at LIMIT $1::int FOR UPDATE SKIP LOCKED)"
+            " UPDATE jobs j SET state = expired.state,"
+            "        last_error = 'lease expired (worker ' || j.leased_by || ', attempt '"
+            "                     || j.attempts || ')',"
+            "        run_at = CASE WHEN expired.state = 'queued' THEN now() ELSE j.run_at END,"
+            "        finished_at = CASE WHEN expired.state = 'queued' THEN NULL ELSE now() END,"
+            "        leased_by = NULL, lease_expires_at = NULL, updated_at = now()"
+            "   FROM expired WHERE j.id = expired.id",
+            1, p, PGRES_COMMAND_OK, "reap", e);
         if (r == NULL) {
             if (reaped)
                 *reaped = total;
@@ -889,149 +601,3 @@ bool queue_reap(PGconn *conn, size_t *reaped, err *e)
 }
 
 /* ---- steps -------------------------------------------------------------- */
-
-/* Locks job_id's row if worker_id holds its lease, so the reaper cannot hand
- * the job on while we write its steps. */
-static bool hold_lease(PGconn *conn, const char *job_id, const char *worker_id, const char *what,
-                       err *e)
-{
-    const char *p[2] = {job_id, worker_id};
-    PGresult *r = run(conn,
-                      "SELECT 1 FROM jobs WHERE id = $1 AND state = 'leased' AND leased_by = $2"
-                      " FOR NO KEY UPDATE",
-                      2, p, PGRES_TUPLES_OK, what, e);
-    if (r == NULL)
-        return false;
-    bool found = PQntuples(r) == 1;
-    PQclear(r);
-    if (!found)
-        return err_set(e, ERR_NOT_FOUND, "%s: job %s is not leased by worker '%s'", what, job_id,
-                       worker_id);
-    return true;
-}
-
-static bool check_step(const char *job_id, const char *name, const char *what, err *e)
-{
-    if (name == NULL || *name == '\0' || strlen(name) > 200)
-        return err_set(e, ERR_INVALID,
-                       "%s of job %s: step name '%.64s' must be 1 to 200 characters", what, job_id,
-                       name ? name : "(null)");
-    return true;
-}
-
-bool queue_step_begin(PGconn *conn, const char *job_id, const char *worker_id, const char *name,
-                      queue_step_result *result, err *e)
-{
-    const char *what = "step begin";
-    if (!check_job_id(job_id, e) || !check_worker(worker_id, e) ||
-        !check_step(job_id, name, what, e))
-        return false;
-    bool own;
-    if (!tx_begin(conn, &own, what, e))
-        return false;
-    bool ok = hold_lease(conn, job_id, worker_id, what, e);
-    if (ok) {
-        const char *p[2] = {job_id, name};
-        /* A step done by an earlier attempt is left alone (DO UPDATE ... WHERE
-         * matches nothing, so no row comes back): that is the skip. */
-        PGresult *r =
-            run(conn,
-                "INSERT INTO job_steps (job_id, tenant_id, seq, name, state)"
-                " SELECT j.id, j.tenant_id,"
-                "        coalesce((SELECT max(seq) FROM job_steps WHERE job_id = j.id), 0) + 1,"
-                "        $2, 'begun' FROM jobs j WHERE j.id = $1"
-                " ON CONFLICT (job_id, name) DO UPDATE"
-                "   SET state = 'begun', started_at = now(), finished_at = NULL, detail = NULL"
-                " WHERE job_steps.state <> 'done'"
-                " RETURNING seq",
-                2, p, PGRES_TUPLES_OK, what, e);
-        ok = r != NULL;
-        if (ok)
-            *result = PQntuples(r) == 1 ? QUEUE_STEP_RUN : QUEUE_STEP_SKIP;
-        PQclear(r);
-    }
-    ok = tx_end(conn, own, ok, what, e);
-    if (!ok && e && e->code == ERR_IO)
-        err_prefix(e, "job %s step '%s'", job_id, name);
-    return ok;
-}
-
-bool queue_step_finish(PGconn *conn, const char *job_id, const char *worker_id, const char *name,
-                       bool ok_step, const char *detail_json, err *e)
-{
-    const char *what = "step finish";
-    if (!check_job_id(job_id, e) || !check_worker(worker_id, e) ||
-        !check_step(job_id, name, what, e))
-        return false;
-    bool own;
-    if (!tx_begin(conn, &own, what, e))
-        return false;
-    bool ok = hold_lease(conn, job_id, worker_id, what, e);
-    if (ok) {
-        const char *p[4] = {job_id, name, ok_step ? "done" : "failed", detail_json};
-        PGresult *r = run(conn,
-                          "UPDATE job_steps SET state = $3, detail = $4::jsonb, finished_at = now()"
-                          " WHERE job_id = $1 AND name = $2 AND state = 'begun'",
-                          4, p, PGRES_COMMAND_OK, what, e);
-        ok = r != NULL;
-        if (ok && strcmp(PQcmdTuples(r), "1") != 0)
-            ok = err_set(e, ERR_NOT_FOUND, "%s: job %s has no begun step '%.200s'", what, job_id,
-                         name);
-        PQclear(r);
-    }
-    ok = tx_end(conn, own, ok, what, e);
-    if (!ok && e && e->code == ERR_IO)
-        err_prefix(e, "job %s step '%s'", job_id, name);
-    return ok;
-}
-
-/* ---- LISTEN/NOTIFY ------------------------------------------------------ */
-
-bool queue_listen(PGconn *conn, err *e)
-{
-    return exec_simple(conn, "LISTEN " QUEUE_CHANNEL, "listen on " QUEUE_CHANNEL, e);
-}
-
-int queue_socket(PGconn *conn)
-{
-    return PQsocket(conn);
-}
-
-bool queue_drain_notifies(PGconn *conn, size_t *count, err *e)
-{
-    *count = 0;
-    if (!PQconsumeInput(conn))
-        return err_set(e, ERR_IO, "reading notifications on " QUEUE_CHANNEL ": %s",
-                       pg_message(conn));
-    PGnotify *n;
-    while ((n = PQnotifies(conn)) != NULL) {
-        if (strcmp(n->relname, QUEUE_CHANNEL) == 0)
-            (*count)++;
-        PQfreemem(n);
-    }
-    return true;
-}
-
-bool queue_wait(PGconn *conn, int timeout_ms, bool *woken, err *e)
-{
-    *woken = false;
-    size_t count;
-    if (!queue_drain_notifies(conn, &count, e))
-        return false;
-    uint64_t deadline = timeutil_mono_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
-    while (count == 0) {
-        uint64_t now = timeutil_mono_ms();
-        if (now >= deadline)
-            return true;
-        struct pollfd pfd = {.fd = PQsocket(conn), .events = POLLIN};
-        if (pfd.fd < 0)
-            return err_set(e, ERR_IO, "waiting on " QUEUE_CHANNEL ": the connection is closed");
-        int rc = poll(&pfd, 1, (int)(deadline - now));
-        if (rc < 0 && errno != EINTR)
-            return err_set(e, ERR_IO, "waiting on " QUEUE_CHANNEL ": poll: %s", strerror(errno));
-        if (rc > 0 && !queue_drain_notifies(conn, &count, e))
-            return false;
-    }
-    *woken = true;
-    return true;
-}
