@@ -36,7 +36,8 @@
 #define ACCOUNTS_MAX       100
 #define RESOURCES_MAX      200
 #define RESOURCE_MAX_CHARS 128
-#define LLM_TEXT_NOTE_MAX  500 /* characters of a words-only LLM answer shown */
+#define LLM_TEXT_NOTE_MAX  500           /* characters of a words-only LLM answer shown */
+#define LLM_ANSWER_MAX     (1024 * 1024) /* bytes of a chat-completions answer read */
 
 static const char *const body_fields[] = {"message", "context", NULL};
 static const char *const context_fields[] = {"default_region", "time_zone", "account_ids",
@@ -384,6 +385,10 @@ static void on_llm(const http_response *resp, const err *e, void *arg)
                          resp->status);
         log_warn(api_log(c->req), "llm call failed", LOG_STR("request_id", api_request_id(c->req)),
                  LOG_INT("status", resp->status));
+    } else if (resp->body.len > LLM_ANSWER_MAX) {
+        note = xasprintf("the language model's answer has %zu bytes, over the %d accepted; this "
+                         "is the builtin engine's answer",
+                         resp->body.len, LLM_ANSWER_MAX);
     } else {
         err pe = {0};
         if (!api_llm_read(strbuf_str(&resp->body), resp->body.len, &c->ctx, !c->question, &llm_plan,

@@ -675,6 +675,14 @@ api_server *api_server_new(const opts *o, const logger *log, err *e)
     s->settings.llm_model = opts_get_string(o, "llm-model");
     s->settings.llm_api_key = opts_get_secret(o, "llm-api-key");
     s->settings.llm_timeout_ms = opts_get_duration_ms(o, "llm-timeout");
+    if (s->settings.llm_url && *s->settings.llm_url &&
+        s->settings.llm_timeout_ms >= s->timeout_ms) {
+        err_set(e, ERR_CONFIG,
+                "llm-timeout (%lld ms) must be shorter than request-timeout (%lld ms): a chat "
+                "request waits on the model within its own time",
+                (long long)s->settings.llm_timeout_ms, (long long)s->timeout_ms);
+        goto fail;
+    }
     const char *mk = opts_get_secret(o, "master-key");
     if (mk && *mk) {
         /* The option's check already parsed it: this cannot fail. */

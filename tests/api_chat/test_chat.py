@@ -25,6 +25,8 @@ import http.server
 import json
 import os
 import re
+import socket
+import subprocess
 import sys
 import threading
 import time
@@ -77,6 +79,9 @@ class Fixture:
                     mode = "valid_tool_call"
                 if mode == "500":
                     out, status = b'{"error": {"message": "the model is overloaded"}}', 500
+                elif mode == "huge":  # a valid answer padded past the API's 1 MiB
+                    with open(os.path.join(RECORDED, "valid_tool_call.json"), "rb") as f:
+                        out, status = f.read().rstrip() + b" " * (1100 * 1024) + b"\n", 200
                 else:
                     with open(os.path.join(RECORDED, mode + ".json"), "rb") as f:
                         out, status = f.read(), 200
@@ -335,6 +340,7 @@ def llm_checks(stack, res, fx):
         ("valid_tool_call", "which instances should I stop?", "question",
          "an operation for a question"),
         ("500", "stop the dev instances", "HTTP 500", "HTTP 500"),
+        ("huge", "stop the dev instances", "bytes, over", "an answer over 1 MiB"),
     ]
     for mode, message, note, what in cases:
         fx.mode = mode
@@ -395,6 +401,23 @@ def llm_checks(stack, res, fx):
     fx.mode = "valid_tool_call"
     time.sleep(fx.slow_s)  # the fixture's slow answer ends before the server stops
 
+    # A client that hangs up while its request waits on the model: the late
+    # answer is dropped, the loop serves on (sanitizers watch the stop).
+    fx.mode = "slow"
+    raw = json.dumps({"message": "stop the dev instances", "context": ctx}).encode()
+    sock = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+    sock.sendall(b"POST /v1/chat HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                 b"Authorization: Bearer " + ex.encode() + b"\r\nContent-Length: " +
+                 str(len(raw)).encode() + b"\r\n\r\n" + raw)
+    time.sleep(0.3)
+    sock.close()
+    time.sleep(2.5)  # past llm-timeout: the answer to nobody
+    h = c.call("GET", "/healthz")
+    res.check(h.status == 200 and srv.alive(), "after a client hung up on a waiting chat request, "
+              "the server answers /healthz", h.short())
+    fx.mode = "valid_tool_call"
+    time.sleep(fx.slow_s - 2.5)
+
     # Several at once on one loop: all answered, by the model.
     out = []
 
@@ -442,11 +465,25 @@ def llm_checks(stack, res, fx):
     return srv
 
 
+def option_checks(stack, res):
+    """Bad LLM options stop the server before it serves, naming the option."""
+    for args, words in [(("--llm-url", "ftp://127.0.0.1/x"), "llm-url"),
+                        (("--llm-url", "http://127.0.0.1:9/x", "--llm-timeout", "30s",
+                          "--request-timeout", "10s"), "llm-timeout"),
+                        (("--llm-timeout", "5"), "llm-timeout")]:
+        p = subprocess.run([stack.binary, "--database-url", stack.db.url, "--port", "0", *args],
+                           capture_output=True, text=True, timeout=30)
+        res.check(p.returncode != 0 and words in p.stderr,
+                  f"escher-api {' '.join(args)}: refused naming {words}",
+                  f"exit {p.returncode}: {p.stderr[-300:]}")
+
+
 def run(stack, routes, res):
     res.check(any(r.method == "POST" and r.pattern == "/v1/chat" and
                   r.roles == frozenset(apitest.ROLES) for r in routes),
               "escher-api routes lists POST /v1/chat for manager, executor and viewer")
     builtin_checks(stack, res)
+    option_checks(stack, res)
     fx = Fixture()
     try:
         llm_checks(stack, res, fx)
