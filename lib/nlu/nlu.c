@@ -231,8 +231,10 @@ typedef struct facts {
     json_t *ids;
     int older_days; /* -1 none */
     bool count;
-    bool two_names;  /* "stop web-01 and web-02": one name pattern only */
-    size_t verb_end; /* the word after the verb (0: no verb) */
+    bool two_names;        /* "stop web-01 and web-02": one name pattern only */
+    bool pronoun;          /* "them", "those": ids came from the context's recent ones */
+    resource recent_first; /* the first recent id's type: what "them" are unless named */
+    size_t verb_end;       /* the word after the verb (0: no verb) */
 } facts;
 
 static bool is_in(const char *const *list, size_t n, const char *w)
@@ -415,13 +417,35 @@ static int age_at(const nlu_tokens *t, size_t i, size_t *used)
     return -1;
 }
 
-static void collect(nlu_tokens *t, size_t from, const char *env_tag, verb v, facts *f)
+static const char *const pronouns[] = {"them", "those", "these", "it", "they"};
+
+/* "them": the context's recent ids, each counted for its resource type. */
+static void add_recent(const nlu_context *ctx, facts *f)
 {
+    for (size_t j = 0; j < ctx->nrecent; j++) {
+        resource r = ctx->recent_ids[j] ? id_resource(ctx->recent_ids[j]) : R_NONE;
+        if (!r)
+            continue;
+        add_unique(f->ids, ctx->recent_ids[j]);
+        if (!f->recent_first)
+            f->recent_first = r;
+    }
+    f->pronoun = true;
+}
+
+static void collect(nlu_tokens *t, size_t from, const nlu_context *ctx, verb v, facts *f)
+{
+    const char *env_tag = ctx && ctx->env_tag ? ctx->env_tag : "env";
     for (size_t i = from; i < t->n; i++) {
         if (t->used[i])
             continue;
         const char *w = t->w[i];
         size_t k = 0;
+        if (ctx && ctx->nrecent && !f->pronoun && is_in(pronouns, COUNT(pronouns), w)) {
+            add_recent(ctx, f);
+            mark(t, i, 1);
+            continue;
+        }
         /* Regions first: "us east 1" must not lose "east" to anything else. */
         const char *region = nlu_region_match(t->w, t->n, i, &k);
         if (region && k > 0) {
@@ -692,6 +716,20 @@ static json_t *clarify(verb v, resource r, const facts *f, const char *missing)
     return j;
 }
 
+/* The ids of f of resource type r: with a pronoun the recent ids may mix
+ * instances and volumes, and an operation acts on one type. New reference. */
+static json_t *same_kind(const facts *f, resource r)
+{
+    if (!f->pronoun)
+        return json_incref(f->ids);
+    json_t *out = json_array();
+    size_t i;
+    json_t *id;
+    json_array_foreach(f->ids, i, id) if (id_resource(json_string_value(id)) == r)
+        json_array_append(out, id);
+    return out;
+}
+
 static json_t *query_plan(resource r, const facts *f)
 {
     json_t *filters = json_object();
@@ -708,8 +746,10 @@ static json_t *query_plan(resource r, const facts *f)
         json_object_set_new(filters, "name", json_string(f->name));
     if (f->type)
         json_object_set_new(filters, "type", json_string(f->type));
-    if (json_array_size(f->ids) > 0)
-        json_object_set(filters, "ids", f->ids);
+    json_t *ids = same_kind(f, r);
+    if (json_array_size(ids) > 0)
+        json_object_set(filters, "ids", ids);
+    json_decref(ids);
     if (f->older_days >= 0)
         json_object_set_new(filters, "older_than_days", json_integer(f->older_days));
     return json_pack("{s:s, s:s, s:s, s:o}", "kind", "query", "resource", resource_names[r],
@@ -721,7 +761,7 @@ static json_t *query_plan(resource r, const facts *f)
 static resource pick_resource(const facts *f, verb v)
 {
     if (f->resources == 0)
-        return R_NONE;
+        return f->pronoun ? f->recent_first : R_NONE;
     if (v == V_SNAPSHOT && (f->resources & (1u << R_INSTANCES)))
         return R_INSTANCES;
     if (v == V_SNAPSHOT && (f->resources & (1u << R_DATABASES)))
@@ -793,8 +833,19 @@ static json_t *operation_plan(verb v, const facts *f, const nlu_when *when, cons
     const char *st = state_name(f->state, r);
     if (st)
         json_object_set_new(sel, "state", json_string(st));
-    if (json_array_size(f->ids) > 0)
-        json_object_set(sel, "ids", f->ids);
+    json_t *ids = same_kind(f, r);
+    if (f->pronoun && json_array_size(ids) == 0) {
+        json_decref(ids);
+        json_decref(sel);
+        json_decref(params);
+        char msg[160];
+        snprintf(msg, sizeof(msg), "which %s: 'them' refers to no %s shown last", resource_names[r],
+                 resource_names[r]);
+        return clarify(v, r, f, msg);
+    }
+    if (json_array_size(ids) > 0)
+        json_object_set(sel, "ids", ids);
+    json_decref(ids);
     if (f->name)
         json_object_set_new(sel, "name", json_string(f->name));
     if (json_object_size(sel) == 0) {
@@ -902,7 +953,6 @@ static size_t skip_polite(nlu_tokens *t, bool *polite)
 
 static json_t *parse(nlu_tokens *t, const nlu_context *ctx)
 {
-    const char *env_tag = ctx && ctx->env_tag ? ctx->env_tag : "env";
     bool polite = false;
     size_t first = skip_polite(t, &polite);
     if (first >= t->n)
@@ -966,7 +1016,7 @@ static json_t *parse(nlu_tokens *t, const nlu_context *ctx)
                .ids = json_array(),
                .older_days = -1,
                .verb_end = verb_end};
-    collect(t, first, env_tag, v, &f);
+    collect(t, first, ctx, v, &f);
     json_t *plan;
     const char *topic = server_topic(t);
     if (v == V_NONE && topic) {

@@ -22,11 +22,18 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 typedef struct nlu_context {
     const char *env_tag;        /* tag key for "dev", "prod"...; NULL: "env" */
     const char *default_region; /* operations without a region; NULL: "all" */
     const char *time_zone;      /* schedules without a zone; NULL: "UTC" */
+    /* The ids of the resources the conversation showed last (a listing, a
+     * preview), for "them", "those", "these", "it": an operation or query
+     * on them selects those of its resource type. NULL/0: none, and the
+     * words mean nothing. */
+    const char *const *recent_ids;
+    size_t nrecent;
 } nlu_context;
 
 typedef struct nlu_plan nlu_plan;

@@ -28,7 +28,7 @@
 
 #define CHAT_CONTINUE_PROMPT "...> "
 #define CHAT_HISTORY_LOAD    500
-#define CHAT_RECENT_IDS      50
+#define CHAT_RECENT_IDS      200 /* POST /v1/chat takes at most 200 */
 #define CHAT_LINE_MAX        2000
 
 typedef struct chat {
@@ -191,12 +191,18 @@ static int chat_confirm(chat *c, ops_risk risk, size_t count, const char *what)
     return CLIENT_EXIT_OK;
 }
 
-/* Keeps the ids of what was just shown, for the server's context. */
-static void chat_recent(chat *c, const client_plan *p)
+/* Keeps the ids of what was just shown (acted: only what the run acted
+ * on), for "them" in the next sentence and the server's context. */
+static void chat_recent(chat *c, const client_plan *p, bool acted)
 {
     json_array_clear(c->recent);
-    for (size_t i = 0; i < p->nrows && i < CHAT_RECENT_IDS; i++)
-        json_array_append_new(c->recent, json_string(p->rows[i].res.id));
+    for (size_t i = 0; i < p->nrows; i++)
+        if (!acted || p->rows[i].decision == OPS_ACT || p->rows[i].decision == OPS_WAIT)
+            json_array_append_new(c->recent, json_string(p->rows[i].res.id));
+    /* More than can be sent: "them" would mean only some of them, so it
+     * means nothing (the engine asks which). */
+    if (json_array_size(c->recent) > CHAT_RECENT_IDS)
+        json_array_clear(c->recent);
     if (!c->account && p->account && p->account[0])
         c->account = xstrdup(p->account);
 }
@@ -215,7 +221,7 @@ static int chat_operation(chat *c, const json_t *plan)
         chat_remember(c, "assistant", e.message);
         return e.code == ERR_INVALID ? CLIENT_EXIT_USAGE : CLIENT_EXIT_FAILED;
     }
-    chat_recent(c, p);
+    chat_recent(c, p, false);
     fprintf(c->say, "Plan: %s with the local credentials (%s)\n", p->op->name, p->principal);
     client_plan_print(c->say, p);
     if (p->nact == 0) {
@@ -233,6 +239,7 @@ static int chat_operation(chat *c, const json_t *plan)
     }
     client_exec_counts n;
     json_t *results = client_exec_run(aws, p, isatty(STDERR_FILENO) ? stderr : NULL, &n);
+    chat_recent(c, p, true);
     static const char *const cols[] = {"region",  "id",    "name",  "before", "action",
                                        "outcome", "after", "error", NULL};
     client_out_items(stdout, c->out, results, cols);
@@ -339,7 +346,14 @@ static int chat_turn(chat *c, const char *sentence)
 {
     err e;
     err_clear(&e);
-    nlu_context ctx = {.default_region = chat_region(c), .time_zone = c->time_zone};
+    const char *recent[CHAT_RECENT_IDS];
+    size_t nrecent = 0;
+    for (; nrecent < json_array_size(c->recent) && nrecent < CHAT_RECENT_IDS; nrecent++)
+        recent[nrecent] = json_string_value(json_array_get(c->recent, nrecent));
+    nlu_context ctx = {.default_region = chat_region(c),
+                       .time_zone = c->time_zone,
+                       .recent_ids = recent,
+                       .nrecent = nrecent};
     nlu_plan *local = NULL;
     if (!nlu_parse(sentence, &ctx, &local, &e)) {
         fprintf(c->say, "%s\n", e.message);

@@ -196,6 +196,17 @@ def main():
               "call log: one StopInstances per target, in us-east-1 only",
               f"{len(stops)} calls for {len(to_stop)} targets")
 
+        # "them": what the run just acted on, no more.
+        start = len(p.buf)
+        p.line("start them again")
+        m = p.expect(r"\[y/N\] ", 30)
+        shown = preview_rows(p.since(start), acct)
+        check(m and set(shown) == to_stop and "Plan: ec2.start" in p.since(start),
+              "'start them again': the preview is exactly the instances just stopped",
+              f"want {len(to_stop)} got {len(shown)}")
+        p.line("n")
+        p.expect(PROMPT, 10)
+
         # ---- 2. high risk: the count typed back ----
         e2elib.phase("high risk: resize")
         west = instances(world, "eu-west-1")

@@ -157,11 +157,61 @@ static void test_env_tag(void **state)
     assert_null(p);
 }
 
+/* The plan of sentence in ctx, compact with sorted keys (caller frees). */
+static char *plan_text(const char *sentence, const nlu_context *ctx)
+{
+    nlu_plan *p = NULL;
+    err e;
+    assert_true(nlu_parse(sentence, ctx, &p, &e));
+    char *g = json_dumps(nlu_plan_json(p), JSON_SORT_KEYS | JSON_COMPACT);
+    nlu_plan_free(p);
+    return g;
+}
+
+static void test_pronouns(void **state)
+{
+    (void)state;
+    static const char *const recent[] = {"i-0123456789abcdef0", "vol-0123456789abcdef0",
+                                         "i-0fedcba9876543210"};
+    nlu_context ctx = {.default_region = "eu-west-1", .recent_ids = recent, .nrecent = 3};
+    char *g = plan_text("start them again", &ctx);
+    assert_string_equal(
+        g, "{\"kind\":\"operation\",\"operation\":\"ec2.start\",\"params\":{},\"risk\":\"low\","
+           "\"target\":{\"accounts\":\"all\",\"regions\":[\"eu-west-1\"],\"selector\":{\"ids\":"
+           "[\"i-0123456789abcdef0\",\"i-0fedcba9876543210\"]}}}");
+    free(g);
+    /* A resource word says which of them. */
+    g = plan_text("show me those volumes", &ctx);
+    assert_non_null(strstr(g, "\"resource\":\"volumes\""));
+    assert_non_null(strstr(g, "\"ids\":[\"vol-0123456789abcdef0\"]"));
+    free(g);
+    /* A question on them is a query on their ids, never an operation. */
+    g = plan_text("are they running?", &ctx);
+    assert_non_null(strstr(g, "\"kind\":\"query\""));
+    assert_non_null(strstr(g, "\"ids\":[\"i-0123456789abcdef0\",\"i-0fedcba9876543210\"]"));
+    free(g);
+    /* Nothing of the operation's kind was shown: ask, do not guess. */
+    static const char *const vols[] = {"vol-0123456789abcdef0"};
+    nlu_context only_vols = {.recent_ids = vols, .nrecent = 1};
+    g = plan_text("reboot those instances", &only_vols);
+    assert_non_null(strstr(g, "\"kind\":\"clarify\""));
+    assert_non_null(strstr(g, "refers to no instances shown last"));
+    free(g);
+    g = plan_text("reboot them", &only_vols); /* they are volumes */
+    assert_non_null(strstr(g, "can reboot volumes (not in the catalog)"));
+    free(g);
+    /* Without recent ids the words mean nothing: still a clarify. */
+    g = plan_text("stop them", NULL);
+    assert_non_null(strstr(g, "\"kind\":\"clarify\""));
+    free(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_lex),  cmocka_unit_test(test_typos),   cmocka_unit_test(test_regions),
-        cmocka_unit_test(test_time), cmocka_unit_test(test_env_tag),
+        cmocka_unit_test(test_lex),     cmocka_unit_test(test_typos),
+        cmocka_unit_test(test_regions), cmocka_unit_test(test_time),
+        cmocka_unit_test(test_env_tag), cmocka_unit_test(test_pronouns),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
