@@ -140,8 +140,8 @@ static const opts_def api_defs[] = {
      .max = 300000,
      .group = "Chat",
      .help = "How long POST /v1/chat waits for llm-url (without holding its event loop); "
-             "later, or on any error, the builtin engine answers with a note. Keep it below "
-             "request-timeout."},
+             "later, or on any error, the builtin engine answers with a note. Must be shorter "
+             "than request-timeout (checked at start)."},
     {.name = "database-url",
      .env = "ESCHER_API_DATABASE_URL",
      .type = OPTS_URL,

@@ -288,6 +288,8 @@ def llm_checks(stack, res, fx):
                   "query_resources", f"got {tools}")
         stop = next((tl["function"] for tl in body["tools"] if tl["function"]["name"] == "ec2_stop"),
                     {})
+        print("the ec2_stop tool as sent:", json.dumps(stop), flush=True)
+        print("the system message as sent:", json.dumps(body["messages"][0]["content"]), flush=True)
         props = stop.get("parameters", {}).get("properties", {})
         res.check({"hibernate", "target", "cron", "time_zone"} <= set(props)
                   and props["hibernate"].get("type") == "boolean",
