@@ -498,7 +498,16 @@ static void chat(api_req *r)
     chat_context cc;
     if (!read_context(r, body, &cc))
         return;
-    nlu_context ctx = {.default_region = cc.default_region, .time_zone = cc.time_zone};
+    /* "them", "those": the ids the client's conversation showed last. */
+    const json_t *recent = json_object_get(cc.obj, "recent_resource_ids");
+    size_t nrecent = json_array_size(recent);
+    const char **ids = nrecent ? xcalloc(nrecent, sizeof *ids) : NULL;
+    for (size_t i = 0; i < nrecent; i++)
+        ids[i] = json_string_value(json_array_get(recent, i));
+    nlu_context ctx = {.default_region = cc.default_region,
+                       .time_zone = cc.time_zone,
+                       .recent_ids = ids,
+                       .nrecent = nrecent};
     nlu_plan *p = NULL;
     err e = {0};
     json_t *plan;
@@ -511,6 +520,9 @@ static void chat(api_req *r)
             json_pack("{s:s, s:s, s:s}", "kind", "clarify", "understood", "", "missing", e.message);
     }
     nlu_plan_free(p);
+    free(ids);
+    ctx.recent_ids = NULL; /* the LLM's plan takes its ids from its own call */
+    ctx.nrecent = 0;
     api_llm_settings llm;
     api_llm_settings_of(r, &llm);
     if (!*llm.url || !ask_llm(r, &llm, message, &cc, plan, &ctx))

@@ -166,6 +166,14 @@ def builtin_checks(stack, res):
                   and p.get("cron") == "0 20 * * 1-5" and p.get("operation") == "ec2.stop",
                   "builtin schedule: cron 0 20 * * 1-5 in the context's Europe/Berlin", a.short())
 
+    a = chat(c, ex, "stop them", {"default_region": "eu-west-1",
+                                  "recent_resource_ids": ["i-0abc1234567890def", "vol-0123abcd"]})
+    if answer_ok(res, a, "builtin operation on 'them'"):
+        p = a.json["plan"]
+        res.check(p.get("kind") == "operation" and p.get("operation") == "ec2.stop"
+                  and p.get("target", {}).get("selector") == {"ids": ["i-0abc1234567890def"]},
+                  "builtin 'stop them': the context's recent instance ids", a.short())
+
     a = chat(c, ex, "how much did we spend on EC2 last month?")
     if answer_ok(res, a, "builtin server question"):
         res.check(a.json["plan"] == {"kind": "server_question", "topic": "cost"}
