@@ -388,10 +388,11 @@ static bool cq_filters_apply(const cq_resource *r, const json_t *filters, target
             return false;
     }
     if (sel->ntags && !r->tags) {
+        /* Buckets: S3 has a GetBucketTagging call per bucket, no listing by tag. */
         fprintf(stderr,
-                "escher: the client does not read the tags of %s (one call per %s); ask without "
-                "the tag or environment\n",
-                r->noun, r == &cq_buckets_res ? "bucket" : "resource");
+                "escher: the client does not read the tags of %s; ask without the tag or "
+                "environment\n",
+                r->noun);
         return false;
     }
     const char *type = json_string_value(json_object_get(filters, "type"));
@@ -525,8 +526,13 @@ static bool cq_region(aws_client *aws, const cq_resource *r, const json_t *filte
 
 /* One global listing; rc as client_query_answer. */
 static int cq_buckets(aws_client *aws, const json_t *filters, const target_selector *sel,
-                      const char *account, time_t now, json_t *rows)
+                      const char *account, const char *def_region, time_t now, json_t *rows)
 {
+    /* GetBucketLocation answers for any bucket from the partition's first
+     * region (us-east-1 for aws), not from every regional endpoint. */
+    const char *home = strncmp(def_region, "cn-", 3) == 0 || strncmp(def_region, "us-gov-", 7) == 0
+                           ? def_region
+                           : "us-east-1";
     err e;
     err_clear(&e);
     restxml_bucket_list list;
@@ -563,7 +569,7 @@ static int cq_buckets(aws_client *aws, const json_t *filters, const target_selec
         const char *name = json_string_value(json_object_get(row, "name"));
         if (locate) {
             err_clear(&e);
-            if (restxml_get_bucket_location(aws, name, NULL, &where, &e))
+            if (restxml_get_bucket_location(aws, name, home, &where, &e))
                 json_object_set_new(row, "region", json_string(where));
             else {
                 fprintf(stderr, "escher: GetBucketLocation of %s: %s\n", name, e.message);
@@ -638,7 +644,7 @@ int client_query_answer(const opts *o, const json_t *plan, client_out_format out
     time_t now = timeutil_now();
     const char *account = id.account ? id.account : "";
     if (rc == CLIENT_EXIT_OK && mine && r == &cq_buckets_res) {
-        rc = cq_buckets(aws, filters, &sel, account, now, rows);
+        rc = cq_buckets(aws, filters, &sel, account, def_region, now, rows);
     } else if (rc == CLIENT_EXIT_OK && mine) {
         const json_t *regions = json_object_get(filters, "regions");
         size_t nregions = json_array_size(regions), nok = 0;

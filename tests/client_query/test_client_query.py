@@ -353,8 +353,14 @@ def run(sbx, acct, other_acct, aws_dir, tmp, public_snap):
                        and r["account"] == acct for r in rows),
           "buckets: region and creation as the sandbox has", json.dumps(rows[:2]))
     check("buckets are global" in p.stderr, "buckets: says the listing is global", p.stderr)
+    drain()
     listing("list buckets in eu-west-1",
-            [b["name"] for b in member["buckets"] if b["region"] == "eu-west-1"], "name")
+            [b["name"] for b in member["buckets"] if b["region"] == "eu-west-1"], "name",
+            "--region", "eu-west-1")
+    locs = [c for c in drain() if c["action"] == "GetBucketLocation"]
+    check(len(locs) == len(member["buckets"]) and all(c["region"] == "us-east-1" for c in locs),
+          "buckets: one GetBucketLocation each, asked in us-east-1 whatever the default region",
+          json.dumps([(c["region"], c["status"]) for c in locs]))
     counting("how many buckets older than 365 days",
              sum(1 for b in member["buckets"] if older(b["create_time"], 365)))
 
