@@ -1,12 +1,17 @@
 /* The command table. Each entry: words ("schedules create"), the flags it
  * takes ("name=" takes a value, "dry-run" is a switch), positional usage, a
  * one-paragraph help, and its function. Flags are parsed here from the entry,
- * so a command never sees an unknown flag, and usage errors exit 2. */
+ * so a command never sees an unknown flag, and usage errors exit 2.
+ *
+ * The commands of the server's areas (users, tokens, accounts, onboarding,
+ * channels, schedules, runs, audit) are in client_cmd_admin.c; the helpers
+ * they share with this file are declared in client_cmd_internal.h. */
 #include "client_cmd.h"
 
 #include "client_api.h"
 #include "client_ask.h"
 #include "client_chat.h"
+#include "client_cmd_internal.h"
 #include "client_config.h"
 #include "client_out.h"
 #include "client_state.h"
@@ -21,18 +26,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#define MAX_FLAGS 16
-
-typedef struct cmd_ctx {
-    const opts *o;
-    int npos;
-    char *const *pos;
-    const char *flag_name[MAX_FLAGS];
-    const char *flag_value[MAX_FLAGS];
-    int nflags;
-    client_out_format out;
-} cmd_ctx;
 
 typedef struct client_cmd {
     const char *name;
@@ -98,26 +91,59 @@ static client_api *connect_api(const cmd_ctx *c, err *e)
     return a;
 }
 
-/* Runs one call and prints its answer as an object; returns the exit status. */
-static int call_print(cmd_ctx *c, const char *method, const char *path, const json_t *body)
+/* ---- helpers shared with client_cmd_admin.c (client_cmd_internal.h) --- */
+
+const char *cmd_flag(const cmd_ctx *c, const char *name)
+{
+    return flag(c, name);
+}
+
+int cmd_usage(const cmd_ctx *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "escher: %s: ", c->name);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nescher: see 'escher %s --help'\n", c->name);
+    return CLIENT_EXIT_USAGE;
+}
+
+int cmd_failed(const err *e)
+{
+    return failed(e);
+}
+
+client_api *cmd_connect(const cmd_ctx *c, err *e)
+{
+    return connect_api(c, e);
+}
+
+bool cmd_call(cmd_ctx *c, const char *method, const char *path, const json_t *body, json_t **out)
 {
     err e;
     err_clear(&e);
+    *out = NULL;
     client_api *a = connect_api(c, &e);
-    if (!a)
-        return failed(&e);
-    json_t *j = NULL;
-    bool ok = client_api_call(a, method, path, body, &j, &e);
+    bool ok = a && client_api_call(a, method, path, body, out, &e);
     client_api_free(a);
     if (!ok)
-        return failed(&e);
+        failed(&e);
+    return ok;
+}
+
+int cmd_call_print(cmd_ctx *c, const char *method, const char *path, const json_t *body)
+{
+    json_t *j = NULL;
+    if (!cmd_call(c, method, path, body, &j))
+        return CLIENT_EXIT_FAILED;
     if (j)
         client_out_object(stdout, c->out, j);
     json_decref(j);
     return CLIENT_EXIT_OK;
 }
 
-static int list(cmd_ctx *c, const char *path, const char *const *columns)
+int cmd_list(cmd_ctx *c, const char *path, const char *const *columns)
 {
     err e;
     err_clear(&e);
@@ -129,10 +155,102 @@ static int list(cmd_ctx *c, const char *path, const char *const *columns)
     return ok ? CLIENT_EXIT_OK : failed(&e);
 }
 
+bool cmd_fetch_all(cmd_ctx *c, client_api *a, const char *path, json_t **items)
+{
+    (void)c;
+    err e;
+    err_clear(&e);
+    *items = json_array();
+    char *cursor = NULL;
+    for (;;) {
+        char *p = xasprintf("%s%slimit=500", path, strchr(path, '?') ? "&" : "?");
+        if (cursor)
+            cmd_query_add(&p, "cursor", cursor);
+        free(cursor);
+        cursor = NULL;
+        json_t *page = NULL;
+        bool ok = client_api_call(a, "GET", p, NULL, &page, &e);
+        free(p);
+        if (!ok) {
+            json_decref(*items);
+            *items = NULL;
+            failed(&e);
+            return false;
+        }
+        json_array_extend(*items, json_object_get(page, "items"));
+        const char *next = json_string_value(json_object_get(page, "next_cursor"));
+        if (next)
+            cursor = xstrdup(next);
+        json_decref(page);
+        if (!cursor)
+            return true;
+    }
+}
+
 /* Ids go into paths: refuse anything but the characters ids have. */
-static bool id_ok(const char *s)
+bool cmd_id_ok(const char *s)
 {
     return s[0] && strspn(s, "0123456789abcdefABCDEF-") == strlen(s);
+}
+
+int cmd_by_id(cmd_ctx *c, const char *method, const char *coll, const char *tail,
+              const json_t *body)
+{
+    if (!cmd_id_ok(c->pos[0]))
+        return cmd_usage(c, "invalid id '%s': want the uuid 'escher %.*s list' shows", c->pos[0],
+                         (int)strcspn(c->name, " "), c->name);
+    char *p = xasprintf("/v1/%s/%s%s", coll, c->pos[0], tail);
+    int rc = cmd_call_print(c, method, p, body);
+    free(p);
+    return rc;
+}
+
+json_t *cmd_json_flag(const cmd_ctx *c, const char *name, int *rc)
+{
+    json_error_t je;
+    json_t *j = json_loads(flag(c, name), JSON_DECODE_ANY, &je);
+    if (!j)
+        *rc = cmd_usage(c, "--%s is not JSON: %s (at character %d of '%s')", name, je.text,
+                        je.position, flag(c, name));
+    return j;
+}
+
+json_t *cmd_list_flag(const cmd_ctx *c, const char *name, int *rc)
+{
+    const char *v = flag(c, name);
+    json_t *a = json_array();
+    for (const char *p = v;;) {
+        size_t len = strcspn(p, ",");
+        if (len == 0) {
+            *rc = cmd_usage(c,
+                            "--%s '%s' has an empty element: want a comma-separated list "
+                            "like a,b",
+                            name, v);
+            json_decref(a);
+            return NULL;
+        }
+        json_array_append_new(a, json_stringn(p, len));
+        p += len;
+        if (!*p)
+            return a;
+        p++;
+    }
+}
+
+void cmd_query_add(char **path, const char *name, const char *value)
+{
+    strbuf sb = STRBUF_INIT;
+    strbuf_puts(&sb, *path);
+    strbuf_printf(&sb, "%s%s=", strchr(*path, '?') ? "&" : "?", name);
+    for (const unsigned char *s = (const unsigned char *)value; *s; s++) {
+        if ((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
+            strchr("-._~", *s))
+            strbuf_putc(&sb, (char)*s);
+        else
+            strbuf_printf(&sb, "%%%02X", *s);
+    }
+    free(*path);
+    *path = strbuf_detach(&sb);
 }
 
 /* ---- commands --------------------------------------------------------- */
@@ -160,271 +278,6 @@ static int cmd_login(cmd_ctx *c)
     }
     json_decref(me);
     return ok ? CLIENT_EXIT_OK : failed(&e);
-}
-
-static int cmd_whoami(cmd_ctx *c)
-{
-    return call_print(c, "GET", "/v1/me", NULL);
-}
-
-static const char *const account_cols[] = {"id",          "account_id", "name",       "status",
-                                           "verified_at", "regions",    "last_error", NULL};
-
-static int cmd_accounts_list(cmd_ctx *c)
-{
-    return list(c, "/v1/accounts", account_cols);
-}
-
-/* method /v1/<coll>/<ID><tail> with the command's ID argument. */
-static int by_id(cmd_ctx *c, const char *method, const char *coll, const char *tail,
-                 const json_t *body)
-{
-    if (!id_ok(c->pos[0]))
-        return usage_error(coll, "invalid id '%s'", c->pos[0]);
-    char *p = xasprintf("/v1/%s/%s%s", coll, c->pos[0], tail);
-    int rc = call_print(c, method, p, body);
-    free(p);
-    return rc;
-}
-
-static int cmd_accounts_show(cmd_ctx *c)
-{
-    return by_id(c, "GET", "accounts", "", NULL);
-}
-
-static int cmd_accounts_verify(cmd_ctx *c)
-{
-    return by_id(c, "POST", "accounts", "/verify", NULL);
-}
-
-static const char *const schedule_cols[] = {"id",        "name",    "cron",         "time_zone",
-                                            "operation", "enabled", "next_fire_at", NULL};
-
-static int cmd_schedules_list(cmd_ctx *c)
-{
-    return list(c, "/v1/schedules", schedule_cols);
-}
-
-static int cmd_schedules_show(cmd_ctx *c)
-{
-    return by_id(c, "GET", "schedules", "", NULL);
-}
-
-static int cmd_schedules_preview(cmd_ctx *c)
-{
-    const char *count = flag(c, "count");
-    if (count && (strspn(count, "0123456789") != strlen(count) || !count[0]))
-        return usage_error("schedules preview", "--count wants a number, not '%s'", count);
-    if (!id_ok(c->pos[0]))
-        return usage_error("schedules preview", "invalid id '%s'", c->pos[0]);
-    char *p = count ? xasprintf("/v1/schedules/%s/preview?count=%s", c->pos[0], count)
-                    : xasprintf("/v1/schedules/%s/preview", c->pos[0]);
-    int rc;
-    if (c->out == CLIENT_OUT_JSON) {
-        rc = call_print(c, "GET", p, NULL);
-    } else {
-        err e;
-        err_clear(&e);
-        client_api *a = connect_api(c, &e);
-        json_t *j = NULL;
-        if (!a || !client_api_call(a, "GET", p, NULL, &j, &e)) {
-            rc = failed(&e);
-        } else {
-            static const char *const cols[] = {"local", "utc", NULL};
-            json_t *fires = json_object_get(j, "fires");
-            /* Fires may be plain strings or objects; make rows of objects. */
-            json_t *rows = json_array();
-            size_t i;
-            json_t *v;
-            json_array_foreach(fires, i, v)
-            {
-                if (json_is_object(v))
-                    json_array_append(rows, v);
-                else
-                    json_array_append_new(rows, json_pack("{s:O}", "utc", v));
-            }
-            client_out_items(stdout, c->out, rows, cols);
-            json_decref(rows);
-            rc = CLIENT_EXIT_OK;
-        }
-        json_decref(j);
-        client_api_free(a);
-    }
-    free(p);
-    return rc;
-}
-
-static json_t *json_arg(const char *name, const char *text, bool *bad)
-{
-    json_error_t je;
-    json_t *j = json_loads(text, JSON_DECODE_ANY, &je);
-    if (!j) {
-        fprintf(stderr, "escher: schedules create: --%s is not JSON: %s\n", name, je.text);
-        *bad = true;
-    }
-    return j;
-}
-
-static int cmd_schedules_create(cmd_ctx *c)
-{
-    const char *need[] = {"name", "cron", "operation", "target"};
-    for (size_t i = 0; i < sizeof need / sizeof need[0]; i++)
-        if (!flag(c, need[i]))
-            return usage_error("schedules create", "--%s is required", need[i]);
-    bool bad = false;
-    json_t *body = json_pack(
-        "{s:s, s:s, s:s, s:s}", "name", flag(c, "name"), "cron", flag(c, "cron"), "time_zone",
-        flag(c, "zone") ? flag(c, "zone") : "UTC", "operation", flag(c, "operation"));
-    json_t *target = json_arg("target", flag(c, "target"), &bad);
-    if (target)
-        json_object_set_new(body, "target", target);
-    if (flag(c, "params")) {
-        json_t *params = json_arg("params", flag(c, "params"), &bad);
-        if (params)
-            json_object_set_new(body, "params", params);
-    }
-    if (flag(c, "dry-run"))
-        json_object_set_new(body, "dry_run", json_true());
-    int rc = bad ? CLIENT_EXIT_USAGE : call_print(c, "POST", "/v1/schedules", body);
-    json_decref(body);
-    return rc;
-}
-
-static int set_enabled(cmd_ctx *c, bool on)
-{
-    json_t *body = json_pack("{s:b}", "enabled", on);
-    int rc = by_id(c, "PATCH", "schedules", "", body);
-    json_decref(body);
-    return rc;
-}
-
-static int cmd_schedules_enable(cmd_ctx *c)
-{
-    return set_enabled(c, true);
-}
-
-static int cmd_schedules_disable(cmd_ctx *c)
-{
-    return set_enabled(c, false);
-}
-
-static int cmd_schedules_delete(cmd_ctx *c)
-{
-    int rc = by_id(c, "DELETE", "schedules", "", NULL);
-    if (rc == CLIENT_EXIT_OK)
-        printf("Deleted schedule %s.\n", c->pos[0]);
-    return rc;
-}
-
-static int cmd_schedules_run(cmd_ctx *c)
-{
-    json_t *body = flag(c, "dry-run") ? json_pack("{s:b}", "dry_run", 1) : json_object();
-    int rc = by_id(c, "POST", "schedules", "/run", body);
-    json_decref(body);
-    return rc;
-}
-
-static const char *const run_cols[] = {"id",         "kind",        "state",      "created_by",
-                                       "created_at", "finished_at", "last_error", NULL};
-
-static int cmd_runs_list(cmd_ctx *c)
-{
-    return list(c, "/v1/jobs", run_cols);
-}
-
-static int cmd_runs_show(cmd_ctx *c)
-{
-    return by_id(c, "GET", "jobs", "", NULL);
-}
-
-/* Exit status of a finished job: a run that ended partial is 3. */
-static int job_status(const json_t *job)
-{
-    const char *state = json_string_value(json_object_get(job, "state"));
-    const char *rstate =
-        json_string_value(json_object_get(json_object_get(job, "result"), "state"));
-    if (rstate && strcmp(rstate, "partial") == 0)
-        return CLIENT_EXIT_PARTIAL;
-    return state && strcmp(state, "succeeded") == 0 ? CLIENT_EXIT_OK : CLIENT_EXIT_FAILED;
-}
-
-static int cmd_runs_watch(cmd_ctx *c)
-{
-    if (!id_ok(c->pos[0]))
-        return usage_error("runs watch", "invalid id '%s'", c->pos[0]);
-    err e;
-    err_clear(&e);
-    client_api *a = connect_api(c, &e);
-    if (!a)
-        return failed(&e);
-    char *p = xasprintf("/v1/jobs/%s", c->pos[0]);
-    int rc = CLIENT_EXIT_FAILED;
-    strbuf seen = STRBUF_INIT; /* "seq:state;" of each step line printed */
-    for (;;) {
-        json_t *job = NULL;
-        if (!client_api_call(a, "GET", p, NULL, &job, &e)) {
-            rc = failed(&e);
-            break;
-        }
-        size_t i;
-        json_t *s;
-        json_array_foreach(json_object_get(job, "steps"), i, s)
-        {
-            char key[128];
-            snprintf(key, sizeof key, "%lld:%s;",
-                     (long long)json_integer_value(json_object_get(s, "seq")),
-                     json_string_value(json_object_get(s, "state")));
-            if (strstr(strbuf_str(&seen), key))
-                continue;
-            strbuf_puts(&seen, key);
-            printf("step %lld %s: %s\n", (long long)json_integer_value(json_object_get(s, "seq")),
-                   json_string_value(json_object_get(s, "name")),
-                   json_string_value(json_object_get(s, "state")));
-        }
-        const char *state = json_string_value(json_object_get(job, "state"));
-        if (json_is_string(json_object_get(job, "finished_at"))) {
-            const char *rstate =
-                json_string_value(json_object_get(json_object_get(job, "result"), "state"));
-            printf("job %s %s%s%s\n", c->pos[0], state, rstate ? ": run " : "",
-                   rstate ? rstate : "");
-            rc = job_status(job);
-            json_decref(job);
-            break;
-        }
-        json_decref(job);
-        fflush(stdout);
-        struct timespec ts = {1, 0};
-        nanosleep(&ts, NULL);
-    }
-    strbuf_free(&seen);
-    free(p);
-    client_api_free(a);
-    return rc;
-}
-
-static const char *const audit_cols[] = {"seq", "at", "actor", "action", "target", NULL};
-
-static int cmd_audit_list(cmd_ctx *c)
-{
-    return list(c, "/v1/audit", audit_cols);
-}
-
-static int cmd_audit_verify(cmd_ctx *c)
-{
-    err e;
-    err_clear(&e);
-    client_api *a = connect_api(c, &e);
-    if (!a)
-        return failed(&e);
-    json_t *j = NULL;
-    bool ok = client_api_call(a, "GET", "/v1/audit/verify", NULL, &j, &e);
-    client_api_free(a);
-    if (!ok)
-        return failed(&e);
-    client_out_object(stdout, c->out, j);
-    int rc = json_is_true(json_object_get(j, "intact")) ? CLIENT_EXIT_OK : CLIENT_EXIT_FAILED;
-    json_decref(j);
-    return rc;
 }
 
 /* The server counts as configured when ESCHER_URL, --server-url (not its
@@ -627,7 +480,8 @@ static int cmd_state_path(cmd_ctx *c)
 
 static int cmd_help(cmd_ctx *c);
 
-#define OUT "output=,"
+#define OUT  "output=,"
+#define LIST "[--output table|json|csv]"
 static const client_cmd commands[] = {
     {"help", "markdown", "[--markdown]", 0,
      "Lists the commands. With --markdown, writes docs/cli.md (generated from this table).",
@@ -638,31 +492,147 @@ static const client_cmd commands[] = {
      cmd_login},
     {"whoami", OUT, "[--output FORMAT]", 0, "Shows the user and tenant the token belongs to.",
      cmd_whoami},
-    {"accounts list", OUT, "[--output table|json|csv]", 0, "Lists the tenant's AWS accounts.",
-     cmd_accounts_list},
+    {"users list", OUT, LIST, 0, "Lists the tenant's users by e-mail (managers only).",
+     cmd_users_list},
+    {"users show", OUT, "ID [--output FORMAT]", 1, "Shows one user (managers only).",
+     cmd_users_show},
+    {"users create", OUT "email=,role=", "--email E --role manager|executor|viewer", 0,
+     "Adds a user to the tenant (managers only); give them a token with 'escher tokens create "
+     "--user'. The server has no route to change a user's role or remove a user: revoke their "
+     "tokens instead.",
+     cmd_users_create},
+    {"tokens list", OUT "user=", "[--user ID|EMAIL] " LIST, 0,
+     "Lists API tokens, newest first (never their text): a manager's lists every token of the "
+     "tenant, or one user's with --user; others list their own.",
+     cmd_tokens_list},
+    {"tokens create", OUT "name=,user=", "[--name N] [--user ID|EMAIL] [--output FORMAT]", 0,
+     "Creates an API token for yourself, or with --user for another user (managers only). "
+     "The token is printed once, to stdout only: the server keeps its SHA-256 and never shows "
+     "it again.",
+     cmd_tokens_create},
+    {"tokens revoke", OUT, "ID", 1,
+     "Revokes an API token (managers any of the tenant's, others their own); it is refused "
+     "from then on.",
+     cmd_tokens_revoke},
+    {"accounts list", OUT "status=", "[--status pending|verified|failed|disabled] " LIST, 0,
+     "Lists the tenant's AWS accounts.", cmd_accounts_list},
     {"accounts show", OUT, "ID [--output FORMAT]", 1,
      "Shows one account (ID: the uuid or the 12-digit account id).", cmd_accounts_show},
+    {"accounts add", OUT "role-arn=,readonly-role-arn=,name=,regions=,account-id=,no-verify",
+     "--role-arn ARN [--readonly-role-arn ARN] [--name N] [--regions R1,R2] [--account-id ID] "
+     "[--no-verify]",
+     0,
+     "Registers an AWS account by its operator role (see 'escher onboarding show' for the "
+     "roles' CloudFormation template) and queues a verification of its roles, unless "
+     "--no-verify; prints the account with its verification job. --regions limits where "
+     "Escher acts (default all).",
+     cmd_accounts_add},
+    {"accounts update",
+     OUT "name=,role-arn=,readonly-role-arn=,no-readonly-role,regions=,disable,enable",
+     "ID [--name N] [--role-arn ARN] [--readonly-role-arn ARN|--no-readonly-role] "
+     "[--regions R1,R2] [--disable|--enable]",
+     1,
+     "Changes an account; only what is given changes. A new role ARN is verified again. "
+     "--disable stops Escher acting there; --enable makes it pending and verifies it again.",
+     cmd_accounts_update},
+    {"accounts delete", OUT, "ID", 1,
+     "Forgets an AWS account (its roles stay in AWS; its jobs keep their history).",
+     cmd_accounts_delete},
     {"accounts verify", OUT, "ID", 1,
      "Queues a verification of the account's roles; prints the job (see 'escher runs watch').",
      cmd_accounts_verify},
-    {"schedules list", OUT, "[--output table|json|csv]", 0, "Lists the tenant's schedules.",
-     cmd_schedules_list},
+    {"accounts discover",
+     OUT "management-role-arn=,role-name=,readonly-role-name=,no-readonly-role,regions=,wait",
+     "--management-role-arn ARN [--role-name T] [--readonly-role-name T|--no-readonly-role] "
+     "[--regions R1,R2] [--wait] " LIST,
+     0,
+     "Discovers an AWS Organization: the workers assume the management account's role, list "
+     "the active member accounts, register each with the role names T (default "
+     "EscherOperator and EscherReadOnly; {account_id} stands for the member's id) and verify "
+     "them. Prints the job; with --wait, follows it and lists each member as verified, "
+     "failed (with AWS's error), skipped or registered. Exits 3 when some members failed "
+     "and others were verified.",
+     cmd_accounts_discover},
+    {"onboarding show", OUT, LIST, 0,
+     "Shows what to put in AWS (managers only): the tenant's ExternalId, the principal the "
+     "roles trust, and the parameters of the CloudFormation template for one account "
+     "(deploy/aws/customer-role.yaml, with the quick-create URL when the server has a "
+     "template URL) and of the StackSet for an organization.",
+     cmd_onboarding_show},
+    {"channels list", OUT, LIST, 0,
+     "Lists the tenant's notification channels (secrets are never shown: secret_set says "
+     "whether one is set).",
+     cmd_channels_list},
+    {"channels show", OUT, "ID [--output FORMAT]", 1, "Shows one notification channel.",
+     cmd_channels_show},
+    {"channels create",
+     OUT "name=,kind=,url=,secret-file=,generate-secret,smtp-url=,from=,to=,username=,events=,"
+         "disabled",
+     "--name N --kind slack|webhook|email [--url URL] [--secret-file F|-] [--generate-secret] "
+     "[--smtp-url URL --from A --to A1,A2 [--username U]] [--events E1,E2] [--disabled]",
+     0,
+     "Creates a notification channel told when runs end (--events: succeeded, partial, "
+     "failed; default all). The secret is read from the file F, or from stdin with - "
+     "(without echo on a terminal), so it stays out of shell history: a Slack channel's "
+     "incoming-webhook URL, a webhook's HMAC key (16+ characters; --generate-secret makes "
+     "one and prints it once), an email channel's SMTP password (optional). A webhook also "
+     "takes --url, an email channel --smtp-url, --from, --to and --username. Secrets are "
+     "never printed back. See docs/notifications.md.",
+     cmd_channels_create},
+    {"channels update",
+     OUT "name=,url=,secret-file=,generate-secret,smtp-url=,from=,to=,username=,events=,enable,"
+         "disable",
+     "ID [--name N] [--url URL] [--secret-file F|-] [--generate-secret] [--smtp-url URL] "
+     "[--from A] [--to A1,A2] [--username U] [--events E1,E2] [--enable|--disable]",
+     1,
+     "Changes a channel; only what is given changes (the kind cannot). A new secret is read "
+     "from --secret-file as for create.",
+     cmd_channels_update},
+    {"channels delete", OUT, "ID", 1, "Deletes a notification channel.", cmd_channels_delete},
+    {"channels test", OUT, "ID", 1,
+     "Queues a test notification to the channel; prints the delivery job (see 'escher runs "
+     "watch').",
+     cmd_channels_test},
+    {"schedules list", OUT "enabled=,operation=", "[--enabled true|false] [--operation OP] " LIST,
+     0, "Lists the tenant's schedules.", cmd_schedules_list},
     {"schedules show", OUT, "ID [--output FORMAT]", 1, "Shows one schedule.", cmd_schedules_show},
-    {"schedules preview", OUT "count=", "ID [--count N] [--output table|json|csv]", 1,
+    {"schedules preview", OUT "count=", "ID [--count N] " LIST, 1,
      "Shows the schedule's next fires (default 10, at most 100).", cmd_schedules_preview},
-    {"schedules create", OUT "name=,cron=,zone=,operation=,target=,params=,dry-run",
-     "--name N --cron C [--zone Z] --operation OP --target JSON [--params JSON] [--dry-run]", 0,
-     "Creates a schedule: OP (e.g. ec2.stop) on the target at cron times in zone Z (IANA, "
-     "default UTC). --dry-run makes its runs dry runs.",
+    {"schedules try", OUT "cron=,zone=,count=", "--cron C [--zone Z] [--count N] " LIST, 0,
+     "Shows when a cron expression would fire in zone Z (default UTC), without saving "
+     "anything: the check 'schedules create' makes.",
+     cmd_schedules_try},
+    {"schedules create",
+     OUT "name=,cron=,run-at=,zone=,operation=,target=,params=,dry-run,disabled,"
+         "missed-fire-policy=,missed-fire-window=",
+     "--name N --cron C|--run-at TIME [--zone Z] --operation OP --target JSON [--params JSON] "
+     "[--dry-run] [--disabled] [--missed-fire-policy skip|run_once|run_each] "
+     "[--missed-fire-window SECONDS]",
+     0,
+     "Creates a schedule: OP (e.g. ec2.stop) on the target at cron times, or once at TIME "
+     "(ISO-8601), in zone Z (IANA, default UTC). --dry-run makes its runs dry runs.",
      cmd_schedules_create},
+    {"schedules update",
+     OUT "name=,cron=,run-at=,zone=,operation=,target=,params=,dry-run,no-dry-run,"
+         "missed-fire-policy=,missed-fire-window=",
+     "ID [--name N] [--cron C|--run-at TIME] [--zone Z] [--operation OP] [--target JSON] "
+     "[--params JSON] [--dry-run|--no-dry-run] [--missed-fire-policy P] "
+     "[--missed-fire-window SECONDS]",
+     1,
+     "Changes a schedule; only what is given changes. A new time or zone computes its next "
+     "fire afresh.",
+     cmd_schedules_update},
     {"schedules enable", OUT, "ID", 1, "Enables a schedule.", cmd_schedules_enable},
     {"schedules disable", OUT, "ID", 1, "Disables a schedule (it stops firing).",
      cmd_schedules_disable},
-    {"schedules delete", "", "ID", 1, "Deletes a schedule.", cmd_schedules_delete},
+    {"schedules delete", OUT, "ID", 1, "Deletes a schedule.", cmd_schedules_delete},
     {"schedules run", OUT "dry-run", "ID [--dry-run]", 1,
      "Runs the schedule's operation now; prints the job (see 'escher runs watch').",
      cmd_schedules_run},
-    {"runs list", OUT, "[--output table|json|csv]", 0, "Lists jobs (runs), newest first.",
+    {"runs list", OUT "kind=,state=,account=",
+     "[--kind K] [--state queued|leased|succeeded|failed|cancelled] [--account ID] " LIST, 0,
+     "Lists jobs (runs), newest first, of every kind (ops.run, account.verify, org.discover, "
+     "notify.deliver): what each is about, its state and its error.",
      cmd_runs_list},
     {"runs show", OUT, "ID [--output FORMAT]", 1, "Shows a job with its steps and result.",
      cmd_runs_show},
@@ -670,6 +640,21 @@ static const client_cmd commands[] = {
      "Follows a job until it finishes, printing each step as it progresses. Exits 0 when it "
      "succeeded, 3 when the run ended partial, 1 otherwise.",
      cmd_runs_watch},
+    {"runs cancel", OUT, "ID", 1,
+     "Cancels a queued job at once, or asks a running one to stop (its worker cancels it at "
+     "its next heartbeat). A finished job cannot be cancelled (exit 1).",
+     cmd_runs_cancel},
+    {"runs start", OUT "operation=,target=,params=,dry-run,wait",
+     "--operation OP --target JSON [--params JSON] [--dry-run] [--wait]", 0,
+     "Runs an operation now on the server's workers with the accounts' roles (an ops.run "
+     "job); prints the job, or with --wait follows it as 'runs watch' does. High and "
+     "critical risk operations run only for managers (executors may dry-run them).",
+     cmd_runs_start},
+    {"runs plan",
+     OUT "operation=,target=,params=", "--operation OP --target JSON [--params JSON] " LIST, 0,
+     "A dry run, waited for: lists per account, region and resource what the operation would "
+     "do (EC2's DryRun where it exists), changing nothing.",
+     cmd_runs_plan},
     {"chat", OUT "yes", "[--yes] [--output table|json|csv]", 0,
      "The conversation: a prompt (history across runs, Ctrl-R, a line ending in \\ goes on "
      "on the next) that takes sentences like 'stop dev instances in eu-west-1'. Anything that "
@@ -685,7 +670,9 @@ static const client_cmd commands[] = {
      "changes anything is previewed, then confirmed on the terminal, or by --yes (up to high "
      "risk; without a terminal and without --yes nothing runs, exit 2).",
      cmd_ask},
-    {"audit list", OUT, "[--output table|json|csv]", 0, "Lists the audit trail, newest first.",
+    {"audit list", OUT "action=", "[--action A] " LIST, 0,
+     "Lists the audit trail, newest first (--action: only rows of that action, e.g. "
+     "accounts.create).",
      cmd_audit_list},
     {"audit verify", OUT, "[--output FORMAT]", 0,
      "Checks the audit trail's hash chain; exits 1 when it is broken.", cmd_audit_verify},
@@ -724,8 +711,9 @@ static void print_usage(FILE *out, const client_cmd *cmd)
     fprintf(out, "usage: escher %s%s%s\n", cmd->name, cmd->usage[0] ? " " : "", cmd->usage);
 }
 
-static const char exit_codes[] = "0 ok, 1 failed, 2 usage error, 3 partial (a run that ended "
-                                 "partial)";
+static const char exit_codes[] = "0 ok; 1 failed (the server's or the system's message, naming the "
+                                 "value at fault); 2 usage error or refused; 3 partial (a run "
+                                 "that ended partial, or a discovery where some members failed)";
 
 static int cmd_help(cmd_ctx *c)
 {
@@ -801,7 +789,7 @@ int client_cmd_run(const opts *o, int argc, char *const *argv)
                 argc > 1 && argv[1][0] != '-' ? argv[1] : "");
         return CLIENT_EXIT_USAGE;
     }
-    cmd_ctx c = {.o = o, .out = CLIENT_OUT_TABLE};
+    cmd_ctx c = {.o = o, .name = cmd->name, .out = CLIENT_OUT_TABLE};
     client_out_parse(opts_get_string(o, "output"), &c.out);
     char **pos = xcalloc((size_t)argc + 1, sizeof *pos);
     int rc = -1;

@@ -26,6 +26,7 @@ import pty
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "api"))
 import apitest  # noqa: E402
+import admin_checks  # noqa: E402  (tests/client/admin_checks.py)
 
 AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE",
@@ -103,12 +104,16 @@ def run_checks(escher, stack, rec, home, res):
     base_env["XDG_CONFIG_HOME"] = os.path.join(home, "config")
     base_env["HOME"] = home
 
-    def run(*args, env=None):
+    outputs = []  # (args, stdout, stderr) of every run, for the secret checks
+
+    def run(*args, env=None, input=None):
         e = dict(base_env)
         e.update(env or {})
-        p = subprocess.run([escher, *args], capture_output=True, text=True, env=e, timeout=120)
+        p = subprocess.run([escher, *args], capture_output=True, text=True, env=e, timeout=120,
+                           input=input if input is not None else "")
         if apitest.SANITIZER_RE.search(p.stderr):
             res.check(False, f"escher {' '.join(args)}: no sanitizer report", p.stderr[-2000:])
+        outputs.append((args, p.stdout, p.stderr))
         return p
 
     def ok(p, what):
@@ -274,6 +279,9 @@ def run_checks(escher, stack, rec, home, res):
     p = run("whoami", env={"ESCHER_URL": dead})
     res.check(p.returncode == 1 and dead in p.stderr and "cannot reach" in p.stderr,
               "an unreachable server: exit 1 naming the URL", f"exit {p.returncode}: {p.stderr}")
+
+    # the commands for the server's other areas (client_cmd_admin.c)
+    admin_checks.run_checks(escher, base_env, run, ok, stack, rec, home, res, outputs)
 
     # nothing the client sent carries AWS credential material
     res.check(len(rec.requests) > 10, "the recorder saw the client's requests", str(len(rec.requests)))
