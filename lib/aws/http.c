@@ -266,7 +266,7 @@ static void xfer_init(xfer *x, const http_request *req)
             char *line = h->value[0] ? xasprintf("%s: %s", h->name, h->value)
                                      : xasprintf("%s;", h->name); /* curl's form for empty */
             x->hdrs = curl_slist_append(x->hdrs, line);
-            free(line);
+            secure_free_string(line); /* Authorization, X-Amz-Security-Token */
             has_type |= strcasecmp(h->name, "Content-Type") == 0;
             has_expect |= strcasecmp(h->name, "Expect") == 0;
             has_accept |= strcasecmp(h->name, "Accept") == 0;
@@ -294,6 +294,10 @@ static void xfer_free(xfer *x)
     if (x->body)
         secure_wipe(x->body, x->body_len);
     free(x->body);
+    /* curl's copies of the header lines hold the session token and
+     * signature too. */
+    for (struct curl_slist *h = x->hdrs; h; h = h->next)
+        secure_wipe(h->data, strlen(h->data));
     curl_slist_free_all(x->hdrs);
     http_response_free(&x->resp);
 }
