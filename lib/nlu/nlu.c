@@ -12,6 +12,7 @@
 
 struct nlu_plan {
     json_t *json;
+    bool question; /* the sentence's mood (parse) */
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
@@ -951,7 +952,7 @@ static size_t skip_polite(nlu_tokens *t, bool *polite)
     return i;
 }
 
-static json_t *parse(nlu_tokens *t, const nlu_context *ctx)
+static json_t *parse(nlu_tokens *t, const nlu_context *ctx, bool *mood)
 {
     bool polite = false;
     size_t first = skip_polite(t, &polite);
@@ -962,6 +963,7 @@ static json_t *parse(nlu_tokens *t, const nlu_context *ctx)
     /* The mood comes first: a question can only ever become a read. */
     bool question =
         is_in(question_words, COUNT(question_words), t->w[first]) || (t->question_mark && !polite);
+    *mood = question;
 
     nlu_when when;
     nlu_time_scan(t, &when);
@@ -1060,7 +1062,7 @@ bool nlu_parse(const char *sentence, const nlu_context *ctx, nlu_plan **out, err
     if (!nlu_lex(sentence, &t, e))
         return false;
     nlu_plan *p = xcalloc(1, sizeof(*p));
-    p->json = parse(&t, ctx);
+    p->json = parse(&t, ctx, &p->question);
     nlu_tokens_clear(&t);
     *out = p;
     return true;
@@ -1069,6 +1071,11 @@ bool nlu_parse(const char *sentence, const nlu_context *ctx, nlu_plan **out, err
 const json_t *nlu_plan_json(const nlu_plan *p)
 {
     return p->json;
+}
+
+bool nlu_plan_question(const nlu_plan *p)
+{
+    return p->question;
 }
 
 bool nlu_plan_mutating(const nlu_plan *p)

@@ -45,6 +45,11 @@ bool nlu_parse(const char *sentence, const nlu_context *ctx, nlu_plan **out, err
 /* The plan's JSON (owned by the plan). */
 const json_t *nlu_plan_json(const nlu_plan *p);
 
+/* Was the sentence a question (its mood: a question or read word first,
+ * or a '?' without a polite opening)? Such a sentence never has a plan that
+ * changes anything, from this engine or from anyone a caller asks instead. */
+bool nlu_plan_question(const nlu_plan *p);
+
 /* Does the plan change anything (operation or schedule)? */
 bool nlu_plan_mutating(const nlu_plan *p);
 

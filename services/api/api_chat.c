@@ -432,7 +432,8 @@ static void on_llm(const http_response *resp, const err *e, void *arg)
 /* Sends the request to the LLM and defers the answer. Returns true: r is
  * answered (a 400 from api_defer) or deferred, and must not be touched. */
 static bool ask_llm(api_req *r, const api_llm_settings *llm, const char *message,
-                    const chat_context *cc, const json_t *plan, const nlu_context *ctx)
+                    const chat_context *cc, const json_t *plan, bool mood_question,
+                    const nlu_context *ctx)
 {
     json_t *reqj = api_llm_request(llm->model, message, cc->obj);
     char *body = json_dumps(reqj, JSON_COMPACT);
@@ -447,10 +448,10 @@ static bool ask_llm(api_req *r, const api_llm_settings *llm, const char *message
     c->plan = json_incref((json_t *)plan);
     c->ctx = *ctx; /* strings in the body, which d now holds */
     /* A question never becomes a change: queries and server questions are
-     * questions; a clarify is one when the sentence reads like one. */
+     * questions, and so is anything lib/nlu's mood rule calls one. */
     const char *kind = str_of(plan, "kind");
-    c->question = strcmp(kind, "query") == 0 || strcmp(kind, "server_question") == 0 ||
-                  (strcmp(kind, "clarify") == 0 && api_llm_maybe_question(message));
+    c->question =
+        strcmp(kind, "query") == 0 || strcmp(kind, "server_question") == 0 || mood_question;
     c->mutating = strcmp(kind, "operation") == 0 || strcmp(kind, "schedule") == 0;
     c->timeout_ms = llm->timeout_ms;
     http_headers h = HTTP_HEADERS_INIT;
@@ -511,8 +512,10 @@ static void chat(api_req *r)
     nlu_plan *p = NULL;
     err e = {0};
     json_t *plan;
+    bool question = false;
     if (nlu_parse(message, &ctx, &p, &e)) {
         plan = json_incref((json_t *)nlu_plan_json(p));
+        question = nlu_plan_question(p);
     } else {
         /* Input the engine does not take as a sentence (over its length or
          * word limits): a question back, never an error of the request. */
@@ -525,7 +528,7 @@ static void chat(api_req *r)
     ctx.nrecent = 0;
     api_llm_settings llm;
     api_llm_settings_of(r, &llm);
-    if (!*llm.url || !ask_llm(r, &llm, message, &cc, plan, &ctx))
+    if (!*llm.url || !ask_llm(r, &llm, message, &cc, plan, question, &ctx))
         api_reply(r, 200, answer_json(plan, "builtin", NULL));
     json_decref(plan);
 }

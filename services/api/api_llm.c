@@ -268,38 +268,6 @@ json_t *api_llm_request(const char *model, const char *message, const json_t *co
                      api_llm_tools(), "tool_choice", "auto", "temperature", 0);
 }
 
-/* ---- mood --------------------------------------------------------------------- */
-
-/* lib/nlu's words that make a sentence a question or a read (nlu.c). */
-static const char *const question_words[] = {
-    "which",  "what",     "what's", "whats",     "how",    "show",    "list",  "display",
-    "are",    "is",       "do",     "does",      "did",    "any",     "count", "where",
-    "who",    "when",     "why",    "tell",      "give",   "get",     "find",  "see",
-    "view",   "describe", "has",    "have",      "whatre", "where's", "were",  "was",
-    "lookup", "search",   "fetch",  "enumerate", NULL};
-
-bool api_llm_maybe_question(const char *message)
-{
-    if (strchr(message, '?'))
-        return true;
-    const char *p = message;
-    for (int w = 0; w < 3; w++) {
-        while (*p && !((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '\''))
-            p++;
-        char word[16];
-        size_t n = 0;
-        for (; (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '\''; p++)
-            if (n + 1 < sizeof word)
-                word[n++] = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
-        word[n] = '\0';
-        if (n == 0)
-            break;
-        if (in_list(question_words, word))
-            return true;
-    }
-    return false;
-}
-
 /* ---- answers ------------------------------------------------------------------ */
 
 /* Checks that obj (an object, named what) has only keys of known. */

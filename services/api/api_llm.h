@@ -42,13 +42,6 @@ json_t *api_llm_tools(void);
  * server goes to the model. New object; the caller decrefs it. */
 json_t *api_llm_request(const char *model, const char *message, const json_t *context);
 
-/* Whether a sentence the builtin engine could not place (a clarify plan)
- * may be a question, so that the model must not turn it into a change:
- * it has a '?' anywhere, or one of its first three words is a question or
- * read word ("which", "show", "list", "is"...; lib/nlu's mood words).
- * Errs towards "question": the cost is a builtin answer, never a change. */
-bool api_llm_maybe_question(const char *message);
-
 /* Reads a chat-completions answer body (len bytes) into a plan.
  *
  * - One tool call: its function and arguments become a plan of lib/nlu's

@@ -368,7 +368,8 @@ static int chat_turn(chat *c, const char *sentence)
         const char *kind = json_string_value(json_object_get(sp, "kind"));
         bool mutating = kind && (strcmp(kind, "operation") == 0 || strcmp(kind, "schedule") == 0);
         const char *lk = json_string_value(json_object_get(plan, "kind"));
-        bool question = lk && (strcmp(lk, "query") == 0 || strcmp(lk, "server_question") == 0);
+        bool question = nlu_plan_question(local) ||
+                        (lk && (strcmp(lk, "query") == 0 || strcmp(lk, "server_question") == 0));
         if (mutating && question) {
             fprintf(c->say,
                     "The server's answer would change something, but this reads as a question; "
