@@ -736,6 +736,8 @@ static json_t *query_plan(resource r, const facts *f)
     json_t *filters = json_object();
     if (json_array_size(f->regions) > 0)
         json_object_set(filters, "regions", f->regions);
+    else if (f->all_regions)
+        json_object_set_new(filters, "regions", json_string("all"));
     if (json_array_size(f->accounts) > 0)
         json_object_set(filters, "accounts", f->accounts);
     const char *st = state_name(f->state, r);

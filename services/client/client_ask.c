@@ -6,6 +6,7 @@
 #include "client_ask.h"
 
 #include "client_cmd.h"
+#include "client_plan.h"
 #include "client_query.h"
 
 #include "aws/aws_client.h"
@@ -229,15 +230,14 @@ int client_ask_query(const opts *o, const json_t *plan, client_out_format out)
     target_selector sel;
     client_ask_selector(filters, &sel);
     json_t *items = json_array();
-    const json_t *regions = json_object_get(filters, "regions");
     int rc = CLIENT_EXIT_OK;
+    err_clear(&e);
+    json_t *regions = client_plan_query_regions(aws, filters, def_region, &e);
+    if (!regions)
+        fprintf(stderr, "escher: %s\n", e.message);
     size_t nregions = json_array_size(regions), nok = 0;
-    /* The engine gives no regions for "all regions" too: say which one is
-     * answered rather than let a partial answer pass for a whole one. */
-    if (nregions == 0)
-        fprintf(stderr, "escher: no region named; answering for %s\n", def_region);
-    for (size_t i = 0; i < (nregions ? nregions : 1); i++) {
-        const char *region = nregions ? json_string_value(json_array_get(regions, i)) : def_region;
+    for (size_t i = 0; i < nregions; i++) {
+        const char *region = json_string_value(json_array_get(regions, i));
         if (!region)
             continue;
         err_clear(&e);
@@ -246,11 +246,11 @@ int client_ask_query(const opts *o, const json_t *plan, client_out_format out)
         else
             fprintf(stderr, "escher: %s\n", e.message);
     }
-    size_t tried = nregions ? nregions : 1;
     if (nok == 0)
         rc = CLIENT_EXIT_FAILED;
-    else if (nok < tried)
+    else if (nok < nregions)
         rc = CLIENT_EXIT_PARTIAL;
+    json_decref(regions);
     if (age) {
         json_t *older = json_array();
         time_t now = timeutil_now();

@@ -1,6 +1,7 @@
 /* Queries answered with the user's local AWS credentials, for chat and ask
- * (client_chat.h): instances listed or counted by region, state, tag, name
- * and type; the estate cache's listing (escher refresh). */
+ * (client_chat.h): instances listed or counted by region, state, tag, name,
+ * type and age (other resources: client_query.h); the estate cache's
+ * listing (escher refresh). */
 #ifndef ESCHER_CLIENT_ASK_H
 #define ESCHER_CLIENT_ASK_H
 
@@ -23,8 +24,9 @@ aws_client *client_ask_aws(const opts *o, credprov **creds, char **region);
 char *client_ask_default_region(const opts *o);
 
 /* Answers a query plan (lib/nlu's JSON) on stdout in format out with the
- * local credentials; returns the exit status. Only instances are answered;
- * other resources and ages are refused with a message (exit 2). */
+ * local credentials; returns the exit status. Instances here, every other
+ * resource through client_query_answer (client_query.h). Regions: the
+ * filters' list, "all" (DescribeRegions), else the default region. */
 int client_ask_query(const opts *o, const json_t *plan, client_out_format out);
 
 /* Appends every instance of the region (DescribeInstances with paging) to

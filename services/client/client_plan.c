@@ -30,16 +30,11 @@ void client_plan_free(client_plan *p)
     free(p);
 }
 
-json_t *client_plan_regions(aws_client *aws, const target *t, const char *def_region, err *e)
+/* Every region enabled for the account (EC2 DescribeRegions), asked in
+ * def_region. */
+static json_t *all_regions(aws_client *aws, const char *def_region, err *e)
 {
     json_t *out = json_array();
-    if (!t->all_regions) {
-        for (size_t i = 0; i < t->nregions; i++)
-            json_array_append_new(out, json_string(t->regions[i]));
-        if (t->nregions == 0)
-            json_array_append_new(out, json_string(def_region));
-        return out;
-    }
     query_params q;
     query_init(&q, "DescribeRegions", EC2_VERSION);
     aws_request req;
@@ -67,6 +62,30 @@ json_t *client_plan_regions(aws_client *aws, const target *t, const char *def_re
     }
     xml_free(doc);
     return out;
+}
+
+json_t *client_plan_regions(aws_client *aws, const target *t, const char *def_region, err *e)
+{
+    if (t->all_regions)
+        return all_regions(aws, def_region, e);
+    json_t *out = json_array();
+    for (size_t i = 0; i < t->nregions; i++)
+        json_array_append_new(out, json_string(t->regions[i]));
+    if (t->nregions == 0)
+        json_array_append_new(out, json_string(def_region));
+    return out;
+}
+
+json_t *client_plan_query_regions(aws_client *aws, const json_t *filters, const char *def_region,
+                                  err *e)
+{
+    const json_t *regions = json_object_get(filters, "regions");
+    if (json_is_string(regions) && strcmp(json_string_value(regions), "all") == 0)
+        return all_regions(aws, def_region, e);
+    if (json_array_size(regions) > 0)
+        return json_deep_copy(regions);
+    fprintf(stderr, "escher: no region named; answering for %s\n", def_region);
+    return json_pack("[s]", def_region);
 }
 
 typedef struct list_arg {

@@ -41,6 +41,13 @@ typedef struct client_plan {
  * Returns a JSON array of strings (caller decrefs), NULL with e set. */
 json_t *client_plan_regions(aws_client *aws, const target *t, const char *def_region, err *e);
 
+/* The regions a query plan's filters name: their list; "all": every
+ * region enabled for the account (DescribeRegions); none: def_region, said
+ * on stderr so a one-region answer does not pass for more. New array, or
+ * NULL with e set. */
+json_t *client_plan_query_regions(aws_client *aws, const json_t *filters, const char *def_region,
+                                  err *e);
+
 /* Checks the operation plan (lib/nlu's JSON: operation, params, target)
  * against the catalog and the local identity, lists the resources of each
  * region and decides on each. account/principal: the local credentials'

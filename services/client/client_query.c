@@ -12,6 +12,7 @@
 
 #include "client_ask.h"
 #include "client_cmd.h"
+#include "client_plan.h"
 
 #include "aws/aws_client.h"
 #include "aws/paging.h"
@@ -646,13 +647,13 @@ int client_query_answer(const opts *o, const json_t *plan, client_out_format out
     if (rc == CLIENT_EXIT_OK && mine && r == &cq_buckets_res) {
         rc = cq_buckets(aws, filters, &sel, account, def_region, now, rows);
     } else if (rc == CLIENT_EXIT_OK && mine) {
-        const json_t *regions = json_object_get(filters, "regions");
+        err_clear(&e);
+        json_t *regions = client_plan_query_regions(aws, filters, def_region, &e);
+        if (!regions)
+            fprintf(stderr, "escher: %s\n", e.message);
         size_t nregions = json_array_size(regions), nok = 0;
-        if (nregions == 0)
-            fprintf(stderr, "escher: no region named; answering for %s\n", def_region);
-        for (size_t i = 0; i < (nregions ? nregions : 1); i++) {
-            const char *region =
-                nregions ? json_string_value(json_array_get(regions, i)) : def_region;
+        for (size_t i = 0; i < nregions; i++) {
+            const char *region = json_string_value(json_array_get(regions, i));
             if (!region)
                 continue;
             err_clear(&e);
@@ -661,8 +662,8 @@ int client_query_answer(const opts *o, const json_t *plan, client_out_format out
             else
                 fprintf(stderr, "escher: %s\n", e.message);
         }
-        size_t tried = nregions ? nregions : 1;
-        rc = nok == 0 ? CLIENT_EXIT_FAILED : nok < tried ? CLIENT_EXIT_PARTIAL : CLIENT_EXIT_OK;
+        rc = nok == 0 ? CLIENT_EXIT_FAILED : nok < nregions ? CLIENT_EXIT_PARTIAL : CLIENT_EXIT_OK;
+        json_decref(regions);
     }
     if (rc != CLIENT_EXIT_FAILED) {
         const char *action = json_string_value(json_object_get(plan, "action"));

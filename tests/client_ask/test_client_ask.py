@@ -216,6 +216,25 @@ def main():
         check(p.returncode == 2 and "Not understood" in p.stdout,
               "ask clarify: exit 2, says what it did not understand", p.stdout + p.stderr)
 
+        # "All regions": every region EC2 DescribeRegions names, summed.
+        sbx.admin("DELETE", "/calls")
+        p = ask("how many instances are there in all regions", "--output", "json")
+        world_now = sbx.admin("GET", "/state")
+        mine = next(a for a in world_now["accounts"] if a["id"] == acct)
+        want_all = sum(len(r["instances"]) for r in mine["regions"])
+        try:
+            got_all = json.loads(p.stdout).get("count")
+        except ValueError:
+            got_all = None
+        check(p.returncode == 0 and got_all == want_all and "no region named" not in p.stderr,
+              "ask 'all regions': the count over every region", f"want {want_all} got {got_all}")
+        calls = sbx.admin("GET", "/calls")["calls"]
+        check(any(c["action"] == "DescribeRegions" for c in calls) and
+              {c["region"] for c in calls if c["action"] == "DescribeInstances"} ==
+              {r["name"] for r in mine["regions"]},
+              "ask 'all regions': DescribeRegions, then DescribeInstances in each",
+              json.dumps(sorted({(c["action"], c["region"]) for c in calls})))
+
         # 4. A server that is up: asked only GET /healthz, never the sentence nor credentials.
         srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
         t = threading.Thread(target=srv.serve_forever, daemon=True)
