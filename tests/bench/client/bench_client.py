@@ -357,7 +357,7 @@ def main():
         pages = -(-ccalls // len(REGIONS))
         print(f"    added latency in escher ask's {ccalls} calls: {ccalls * LATENCY_MS} ms when "
               f"made one after another, {pages * LATENCY_MS} ms with the {len(REGIONS)} regions "
-              f"side by side ({pages} pages each)")
+              f"side by side ({plural(pages, 'page')} each)")
         print(f"startup: {statistics.median(fresh):.1f} ms to the first prompt "
               f"({statistics.median(fresh) / STARTUP_BOUND_MS:.2f}x vs {STARTUP_BOUND_MS:.0f} ms "
               f"bound; fresh state directory)")
