@@ -731,13 +731,34 @@ static json_t *same_kind(const facts *f, resource r)
     return out;
 }
 
-static json_t *query_plan(resource r, const facts *f)
+/* Where "them" are: the context's recent regions when the sentence used a
+ * pronoun and named none. New reference or NULL. */
+static json_t *recent_regions(const facts *f, const nlu_context *ctx)
+{
+    if (!f->pronoun || !ctx || ctx->nrecent_regions == 0)
+        return NULL;
+    json_t *out = json_array();
+    for (size_t i = 0; i < ctx->nrecent_regions; i++)
+        if (ctx->recent_regions[i] && ctx->recent_regions[i][0])
+            add_unique(out, ctx->recent_regions[i]);
+    if (json_array_size(out) == 0) {
+        json_decref(out);
+        return NULL;
+    }
+    return out;
+}
+
+static json_t *query_plan(resource r, const facts *f, const nlu_context *ctx)
 {
     json_t *filters = json_object();
+    json_t *where = recent_regions(f, ctx);
     if (json_array_size(f->regions) > 0)
         json_object_set(filters, "regions", f->regions);
     else if (f->all_regions)
         json_object_set_new(filters, "regions", json_string("all"));
+    else if (where)
+        json_object_set(filters, "regions", where);
+    json_decref(where);
     if (json_array_size(f->accounts) > 0)
         json_object_set(filters, "accounts", f->accounts);
     const char *st = state_name(f->state, r);
@@ -862,12 +883,16 @@ static json_t *operation_plan(verb v, const facts *f, const nlu_when *when, cons
         json_object_set(target, "accounts", f->accounts);
     else
         json_object_set_new(target, "accounts", json_string("all"));
+    json_t *where = recent_regions(f, ctx);
     if (json_array_size(f->regions) > 0)
         json_object_set(target, "regions", f->regions);
+    else if (!f->all_regions && where)
+        json_object_set(target, "regions", where);
     else if (!f->all_regions && ctx && ctx->default_region)
         json_object_set_new(target, "regions", json_pack("[s]", ctx->default_region));
     else
         json_object_set_new(target, "regions", json_string("all"));
+    json_decref(where);
     json_object_set_new(target, "selector", sel);
 
     if (!when->seen)
@@ -1045,7 +1070,7 @@ static json_t *parse(nlu_tokens *t, const nlu_context *ctx, bool *mood)
                                     : "an action (start, stop, reboot, resize, snapshot, tag, "
                                       "delete unattached volumes) or a question");
         else
-            plan = query_plan(r, &f);
+            plan = query_plan(r, &f, ctx);
     } else if (has_word(t, one_off, COUNT(one_off))) {
         plan = clarify(v, pick_resource(&f, v), &f,
                        "a recurring time: one-off times ('tonight', 'tomorrow') are not "

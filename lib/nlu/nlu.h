@@ -34,6 +34,10 @@ typedef struct nlu_context {
      * words mean nothing. */
     const char *const *recent_ids;
     size_t nrecent;
+    /* The regions those resources were seen in: where "them" are when the
+     * sentence names no region (else default_region). */
+    const char *const *recent_regions;
+    size_t nrecent_regions;
 } nlu_context;
 
 typedef struct nlu_plan nlu_plan;

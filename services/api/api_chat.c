@@ -35,13 +35,14 @@
 #define ZONE_MAX_CHARS     64
 #define ACCOUNTS_MAX       100
 #define RESOURCES_MAX      200
+#define REGIONS_MAX        50
 #define RESOURCE_MAX_CHARS 128
 #define LLM_TEXT_NOTE_MAX  500           /* characters of a words-only LLM answer shown */
 #define LLM_ANSWER_MAX     (1024 * 1024) /* bytes of a chat-completions answer read */
 
 static const char *const body_fields[] = {"message", "context", NULL};
-static const char *const context_fields[] = {"default_region", "time_zone", "account_ids",
-                                             "recent_resource_ids", NULL};
+static const char *const context_fields[] = {"default_region",      "time_zone",      "account_ids",
+                                             "recent_resource_ids", "recent_regions", NULL};
 
 /* ---- input ------------------------------------------------------------------ */
 
@@ -135,7 +136,7 @@ static bool read_context(api_req *r, const json_t *body, chat_context *c)
         if (!known)
             return api_fail(r, 400, "invalid_field",
                             "unknown field 'context.%.64s' (known: default_region, time_zone, "
-                            "account_ids, recent_resource_ids)",
+                            "account_ids, recent_resource_ids, recent_regions)",
                             key);
     }
     if (!context_string(r, ctx, "default_region", 32, &c->default_region) ||
@@ -154,7 +155,9 @@ static bool read_context(api_req *r, const json_t *body, chat_context *c)
     return context_list(r, ctx, "account_ids", ACCOUNTS_MAX, api_input_is_account_id,
                         "12 digits") &&
            context_list(r, ctx, "recent_resource_ids", RESOURCES_MAX, resource_id_ok,
-                        "1 to 128 of A-Z a-z 0-9 . _ : / -");
+                        "1 to 128 of A-Z a-z 0-9 . _ : / -") &&
+           context_list(r, ctx, "recent_regions", REGIONS_MAX, api_input_is_region,
+                        "a region code such as eu-west-1");
 }
 
 /* ---- the words ---------------------------------------------------------------- */
@@ -505,10 +508,17 @@ static void chat(api_req *r)
     const char **ids = nrecent ? xcalloc(nrecent, sizeof *ids) : NULL;
     for (size_t i = 0; i < nrecent; i++)
         ids[i] = json_string_value(json_array_get(recent, i));
+    const json_t *where = json_object_get(cc.obj, "recent_regions");
+    size_t nwhere = json_array_size(where);
+    const char **regions = nwhere ? xcalloc(nwhere, sizeof *regions) : NULL;
+    for (size_t i = 0; i < nwhere; i++)
+        regions[i] = json_string_value(json_array_get(where, i));
     nlu_context ctx = {.default_region = cc.default_region,
                        .time_zone = cc.time_zone,
                        .recent_ids = ids,
-                       .nrecent = nrecent};
+                       .nrecent = nrecent,
+                       .recent_regions = regions,
+                       .nrecent_regions = nwhere};
     nlu_plan *p = NULL;
     err e = {0};
     json_t *plan;
@@ -524,8 +534,11 @@ static void chat(api_req *r)
     }
     nlu_plan_free(p);
     free(ids);
+    free(regions);
     ctx.recent_ids = NULL; /* the LLM's plan takes its ids from its own call */
     ctx.nrecent = 0;
+    ctx.recent_regions = NULL;
+    ctx.nrecent_regions = 0;
     api_llm_settings llm;
     api_llm_settings_of(r, &llm);
     if (!*llm.url || !ask_llm(r, &llm, message, &cc, plan, question, &ctx))

@@ -213,12 +213,12 @@ bool client_ask_instances(aws_client *aws, const char *region, json_t *items, er
     return client_ask_region(aws, NULL, &sel, region, true, items, e);
 }
 
-int client_ask_query(const opts *o, const json_t *plan, client_out_format out)
+int client_ask_query(const opts *o, const json_t *plan, client_out_format out, json_t *seen)
 {
     const char *resource = json_string_value(json_object_get(plan, "resource"));
     const json_t *filters = json_object_get(plan, "filters");
     if (!resource || strcmp(resource, "instances") != 0)
-        return client_query_answer(o, plan, out);
+        return client_query_answer(o, plan, out, seen);
     /* An age is read on the launch time, which the full listing carries. */
     const json_t *age = json_object_get(filters, "older_than_days");
     char *def_region = NULL;
@@ -279,6 +279,7 @@ int client_ask_query(const opts *o, const json_t *plan, client_out_format out)
                                                "state",   "type",   NULL};
             client_out_items(stdout, out, items, cols);
         }
+        client_query_seen(items, seen);
     }
     json_decref(items);
     client_ask_selector_clear(&sel);

@@ -26,8 +26,10 @@ char *client_ask_default_region(const opts *o);
 /* Answers a query plan (lib/nlu's JSON) on stdout in format out with the
  * local credentials; returns the exit status. Instances here, every other
  * resource through client_query_answer (client_query.h). Regions: the
- * filters' list, "all" (DescribeRegions), else the default region. */
-int client_ask_query(const opts *o, const json_t *plan, client_out_format out);
+ * filters' list, "all" (DescribeRegions), else the default region. What was
+ * answered (listed or counted) is appended to seen when it is not NULL
+ * (client_query_seen). */
+int client_ask_query(const opts *o, const json_t *plan, client_out_format out, json_t *seen);
 
 /* Appends every instance of the region (DescribeInstances with paging) to
  * items as {account, region, id, name, state, type, tags, launch_time}. */

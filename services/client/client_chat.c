@@ -43,9 +43,10 @@ typedef struct chat {
     aws_client *aws;  /* lazily, on the first turn that needs AWS */
     credprov *creds;
     char *aws_region;
-    char *account;       /* the local credentials' account, once a preview read it */
-    json_t *recent;      /* ids of the resources last previewed */
-    client_state *state; /* NULL when it cannot be opened (said once) */
+    char *account;          /* the local credentials' account, once a preview read it */
+    json_t *recent;         /* ids of what was last listed, previewed or acted on */
+    json_t *recent_regions; /* the regions they were seen in */
+    client_state *state;    /* NULL when it cannot be opened (said once) */
     /* Where words for people go: stdout for table output, stderr when
      * stdout carries json or csv for a script. */
     FILE *say;
@@ -103,8 +104,10 @@ static json_t *chat_context(chat *c)
         json_object_set_new(ctx, "time_zone", json_string(c->time_zone));
     if (c->account)
         json_object_set_new(ctx, "account_ids", json_pack("[s]", c->account));
-    if (json_array_size(c->recent))
+    if (json_array_size(c->recent)) {
         json_object_set(ctx, "recent_resource_ids", c->recent);
+        json_object_set(ctx, "recent_regions", c->recent_regions);
+    }
     return ctx;
 }
 
@@ -191,20 +194,53 @@ static int chat_confirm(chat *c, ops_risk risk, size_t count, const char *what)
     return CLIENT_EXIT_OK;
 }
 
-/* Keeps the ids of what was just shown (acted: only what the run acted
- * on), for "them" in the next sentence and the server's context. */
-static void chat_recent(chat *c, const client_plan *p, bool acted)
+/* Remembers seen ({"id", "region"} objects; stolen) as what "them" means
+ * next: none when there are more than POST /v1/chat takes, so "them" never
+ * means some of them (the engine then asks which). */
+static void chat_seen(chat *c, json_t *seen)
 {
     json_array_clear(c->recent);
+    json_array_clear(c->recent_regions);
+    size_t i;
+    json_t *s;
+    if (json_array_size(seen) <= CHAT_RECENT_IDS)
+        json_array_foreach(seen, i, s)
+        {
+            json_array_append(c->recent, json_object_get(s, "id"));
+            const char *region = json_string_value(json_object_get(s, "region"));
+            bool have = !region || !region[0];
+            for (size_t k = 0; !have && k < json_array_size(c->recent_regions); k++)
+                have = strcmp(json_string_value(json_array_get(c->recent_regions, k)), region) == 0;
+            if (!have)
+                json_array_append_new(c->recent_regions, json_string(region));
+        }
+    json_decref(seen);
+}
+
+/* What a preview showed (acted: only what the run acted on). */
+static void chat_recent(chat *c, const client_plan *p, bool acted)
+{
+    json_t *seen = json_array();
     for (size_t i = 0; i < p->nrows; i++)
         if (!acted || p->rows[i].decision == OPS_ACT || p->rows[i].decision == OPS_WAIT)
-            json_array_append_new(c->recent, json_string(p->rows[i].res.id));
-    /* More than can be sent: "them" would mean only some of them, so it
-     * means nothing (the engine asks which). */
-    if (json_array_size(c->recent) > CHAT_RECENT_IDS)
-        json_array_clear(c->recent);
+            json_array_append_new(seen, json_pack("{s:s, s:s}", "id", p->rows[i].res.id, "region",
+                                                  p->rows[i].region));
+    chat_seen(c, seen);
     if (!c->account && p->account && p->account[0])
         c->account = xstrdup(p->account);
+}
+
+/* A query, answered with the local credentials; what it named is what
+ * "them" means next. */
+static int chat_query(chat *c, const json_t *plan)
+{
+    json_t *seen = json_array();
+    int rc = client_ask_query(c->o, plan, c->out, seen);
+    if (json_array_size(seen) > 0 || rc == CLIENT_EXIT_OK)
+        chat_seen(c, seen);
+    else
+        json_decref(seen);
+    return rc;
 }
 
 /* An operation plan: preview, confirm, run here, report. */
@@ -346,14 +382,18 @@ static int chat_turn(chat *c, const char *sentence)
 {
     err e;
     err_clear(&e);
-    const char *recent[CHAT_RECENT_IDS];
-    size_t nrecent = 0;
+    const char *recent[CHAT_RECENT_IDS], *where[CHAT_RECENT_IDS];
+    size_t nrecent = 0, nwhere = 0;
     for (; nrecent < json_array_size(c->recent) && nrecent < CHAT_RECENT_IDS; nrecent++)
         recent[nrecent] = json_string_value(json_array_get(c->recent, nrecent));
+    for (; nwhere < json_array_size(c->recent_regions) && nwhere < CHAT_RECENT_IDS; nwhere++)
+        where[nwhere] = json_string_value(json_array_get(c->recent_regions, nwhere));
     nlu_context ctx = {.default_region = chat_region(c),
                        .time_zone = c->time_zone,
                        .recent_ids = recent,
-                       .nrecent = nrecent};
+                       .nrecent = nrecent,
+                       .recent_regions = where,
+                       .nrecent_regions = nwhere};
     nlu_plan *local = NULL;
     if (!nlu_parse(sentence, &ctx, &local, &e)) {
         fprintf(c->say, "%s\n", e.message);
@@ -386,7 +426,7 @@ static int chat_turn(chat *c, const char *sentence)
     if (!kind)
         rc = chat_clarify(c, plan);
     else if (strcmp(kind, "query") == 0)
-        rc = client_ask_query(c->o, plan, c->out);
+        rc = chat_query(c, plan);
     else if (strcmp(kind, "operation") == 0)
         rc = chat_operation(c, plan);
     else if (strcmp(kind, "schedule") == 0)
@@ -411,6 +451,7 @@ static void chat_init(chat *c, const opts *o, client_out_format out, client_api 
     c->say = out == CLIENT_OUT_TABLE ? stdout : stderr;
     c->time_zone = local_zone();
     c->recent = json_array();
+    c->recent_regions = json_array();
     err e;
     err_clear(&e);
     c->state = client_state_open(&e);
@@ -428,6 +469,7 @@ static void chat_clear(chat *c)
     free(c->time_zone);
     free(c->account);
     json_decref(c->recent);
+    json_decref(c->recent_regions);
 }
 
 int client_chat_ask(const opts *o, const char *sentence, client_out_format out, client_api *api,

@@ -592,7 +592,24 @@ static int cq_buckets(aws_client *aws, const json_t *filters, const target_selec
 
 /* ---- the answer ---- */
 
-int client_query_answer(const opts *o, const json_t *plan, client_out_format out)
+void client_query_seen(const json_t *rows, json_t *seen)
+{
+    if (!seen)
+        return;
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row)
+    {
+        const json_t *id = json_object_get(row, "id");
+        const json_t *region = json_object_get(row, "region");
+        if (json_is_string(id))
+            json_array_append_new(
+                seen, json_pack("{s:O, s:s}", "id", id, "region",
+                                json_is_string(region) ? json_string_value(region) : ""));
+    }
+}
+
+int client_query_answer(const opts *o, const json_t *plan, client_out_format out, json_t *seen)
 {
     const char *resource = json_string_value(json_object_get(plan, "resource"));
     const json_t *filters = json_object_get(plan, "filters");
@@ -674,6 +691,7 @@ int client_query_answer(const opts *o, const json_t *plan, client_out_format out
         } else {
             client_out_items(stdout, out, rows, r->columns);
         }
+        client_query_seen(rows, seen);
     }
     json_decref(rows);
     sts_identity_free(&id);

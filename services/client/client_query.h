@@ -22,8 +22,14 @@
  * cannot answer (said on stderr: a state for buckets, an age for security
  * groups, ...). Without regions in the plan the default region
  * (client_ask_default_region) is answered and stderr says so; buckets are
- * one global listing. The plan is borrowed. */
-int client_query_answer(const opts *o, const json_t *plan, client_out_format out);
+ * one global listing. The plan is borrowed. What was answered is appended
+ * to seen when it is not NULL (client_query_seen). */
+int client_query_answer(const opts *o, const json_t *plan, client_out_format out, json_t *seen);
+
+/* Appends {"id", "region"} of each row with an id to seen (an array;
+ * NULL: nothing): what a conversation's "them" may refer to next, and
+ * where. */
+void client_query_seen(const json_t *rows, json_t *seen);
 
 /* True when the ISO 8601 time `when` is more than `days` days before now
  * (the plan's older_than_days); false for a missing or unreadable time. */

@@ -173,6 +173,14 @@ def builtin_checks(stack, res):
         res.check(p.get("kind") == "operation" and p.get("operation") == "ec2.stop"
                   and p.get("target", {}).get("selector") == {"ids": ["i-0abc1234567890def"]},
                   "builtin 'stop them': the context's recent instance ids", a.short())
+        res.check(p.get("target", {}).get("regions") == ["eu-west-1"],
+                  "builtin 'stop them' without recent_regions: the default region", a.short())
+    a = chat(c, ex, "stop them", {"default_region": "eu-west-1",
+                                  "recent_resource_ids": ["i-0abc1234567890def"],
+                                  "recent_regions": ["us-west-2", "ap-south-1"]})
+    if answer_ok(res, a, "builtin operation on 'them' with recent_regions"):
+        res.check(a.json["plan"].get("target", {}).get("regions") == ["us-west-2", "ap-south-1"],
+                  "builtin 'stop them': where they were seen", a.short())
 
     a = chat(c, ex, "how much did we spend on EC2 last month?")
     if answer_ok(res, a, "builtin server question"):
@@ -239,6 +247,10 @@ def builtin_checks(stack, res):
          "context.recent_resource_ids[0]", "a resource id of 129 characters"),
         ({"message": "hi", "context": {"recent_resource_ids": ["i-1"] * 201}},
          "context.recent_resource_ids", "201 resource ids"),
+        ({"message": "hi", "context": {"recent_regions": ["eu-west-1", "Frankfurt"]}},
+         "context.recent_regions[1]", "a region that is no code"),
+        ({"message": "hi", "context": {"recent_regions": ["eu-west-1"] * 51}},
+         "context.recent_regions", "51 regions"),
     ]
     for body, field, what in bad:
         a = c.call("POST", "/v1/chat", body, token=ex)

@@ -256,7 +256,7 @@ def main():
         body = json.loads(seen[0].get("body") or "{}") if seen else {}
         check(set(body) == {"message", "context"} and
               set(body.get("context", {})) <= {"default_region", "time_zone", "account_ids",
-                                               "recent_resource_ids"},
+                                               "recent_resource_ids", "recent_regions"},
               "server up: the body is the message and the non-secret context", json.dumps(body))
         text = json.dumps(seen)
         check(not any(s in text for s in secrets) and "X-Amz" not in text

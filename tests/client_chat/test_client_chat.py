@@ -401,7 +401,8 @@ def main():
               "server: POST /v1/chat with message and context only", json.dumps(sent)[:400])
         ctx = sent[0].get("context", {}) if sent else {}
         check(ctx.get("default_region") == "us-east-1" and
-              set(ctx) <= {"default_region", "time_zone", "account_ids", "recent_resource_ids"},
+              set(ctx) <= {"default_region", "time_zone", "account_ids", "recent_resource_ids",
+                           "recent_regions"},
               "server: the context is non-secret (region, zone, account ids, recent ids)",
               json.dumps(ctx))
         text = json.dumps(ChatServer.seen)
@@ -413,6 +414,20 @@ def main():
         p.line("how many instances are in eu-west-1")
         check(p.expect(r"count\s+\d+", 20) and "unreachable; answering locally" in p.text(),
               "server down: answered locally, says it is unreachable", p.text()[-400:])
+        p.expect(PROMPT, 10)
+        # "them" after a listing: what it listed.
+        start = len(p.buf)
+        p.line("list stopped dev instances in eu-west-1")
+        p.expect(PROMPT, 20)
+        listed = set(re.findall(r"\bi-[0-9a-f]{17}\b", p.since(start)))
+        start = len(p.buf)
+        p.line("start them")
+        m = p.expect(r"\[y/N\] ", 30)
+        shown = preview_rows(p.since(start), acct)
+        check(m and listed and set(shown) == listed,
+              "'start them' after a listing: the preview is what was listed",
+              f"listed {len(listed)} previewed {len(shown)}")
+        p.line("n")
         p.expect(PROMPT, 10)
         finish(p, "session 4")
     finally:

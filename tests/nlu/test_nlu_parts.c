@@ -200,6 +200,22 @@ static void test_pronouns(void **state)
     g = plan_text("reboot them", &only_vols); /* they are volumes */
     assert_non_null(strstr(g, "can reboot volumes (not in the catalog)"));
     free(g);
+    /* Where they were seen, unless the sentence names a region. */
+    static const char *const where[] = {"us-west-2"};
+    ctx.recent_regions = where;
+    ctx.nrecent_regions = 1;
+    g = plan_text("stop them", &ctx);
+    assert_non_null(strstr(g, "\"regions\":[\"us-west-2\"]"));
+    free(g);
+    g = plan_text("stop them in eu-central-1", &ctx);
+    assert_non_null(strstr(g, "\"regions\":[\"eu-central-1\"]"));
+    free(g);
+    g = plan_text("stop dev instances", &ctx); /* no pronoun: the default region */
+    assert_non_null(strstr(g, "\"regions\":[\"eu-west-1\"]"));
+    free(g);
+    g = plan_text("are they running?", &ctx);
+    assert_non_null(strstr(g, "\"regions\":[\"us-west-2\"]"));
+    free(g);
     /* Without recent ids the words mean nothing: still a clarify. */
     g = plan_text("stop them", NULL);
     assert_non_null(strstr(g, "\"kind\":\"clarify\""));
