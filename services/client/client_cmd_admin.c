@@ -17,6 +17,7 @@
 #include "core/xmalloc.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,6 +123,17 @@ static void wipe_member(json_t *obj, const char *key)
 
 /* ---- secrets from a file or stdin --------------------------------------------- */
 
+/* The terminal's settings while a secret is read without echo, restored
+ * by a signal that ends the program (Ctrl-C) before it re-raises. */
+static struct termios saved_tty;
+
+static void restore_tty(int sig)
+{
+    tcsetattr(STDIN_FILENO, TCSANOW, &saved_tty);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
 /* Reads one secret from --secret-file (a path, or "-" for stdin, without
  * echo when stdin is a terminal; prompt names what is asked for). *out is
  * NULL when the flag is absent, else the secret (caller frees with
@@ -146,19 +158,26 @@ static bool read_secret(const cmd_ctx *c, const char *prompt, char **out, int *r
     bool tty = std && isatty(fileno(stdin));
     struct termios old;
     if (tty) {
-        fprintf(stderr, "%s (not echoed): ", prompt);
-        fflush(stderr);
+        /* Echo off before the prompt: what is typed after it is never shown. */
+        void (*old_int)(int) = SIG_DFL, (*old_term)(int) = SIG_DFL;
         if (tcgetattr(fileno(stdin), &old) == 0) {
             struct termios quiet = old;
             quiet.c_lflag &= ~(tcflag_t)ECHO;
+            saved_tty = old;
+            old_int = signal(SIGINT, restore_tty);
+            old_term = signal(SIGTERM, restore_tty);
             tcsetattr(fileno(stdin), TCSAFLUSH, &quiet);
         } else {
             tty = false;
         }
+        fprintf(stderr, "%s (not echoed): ", prompt);
+        fflush(stderr);
         if (fgets(buf, SECRET_FILE_MAX + 2, stdin))
             n = strlen(buf);
         if (tty) {
-            tcsetattr(fileno(stdin), TCSAFLUSH, &old);
+            tcsetattr(fileno(stdin), TCSANOW, &old);
+            signal(SIGINT, old_int);
+            signal(SIGTERM, old_term);
             fputc('\n', stderr);
         }
     } else {
@@ -433,12 +452,24 @@ int cmd_accounts_delete(cmd_ctx *c)
     return rc;
 }
 
+/* Whether list (an array of ids, or of objects with "account_id") has id. */
+static bool has_account(const json_t *list, const json_t *id)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(list, i, v)
+    {
+        if (json_equal(json_is_object(v) ? json_object_get(v, "account_id") : v, id))
+            return true;
+    }
+    return false;
+}
+
 /* One row per member of a finished org.discover job's result: verified,
  * skipped, registered (not verified yet), and one per failed role. */
 static json_t *discovery_rows(const json_t *result)
 {
     json_t *rows = json_array();
-    const json_t *verified = json_object_get(result, "verified");
     const json_t *failed = json_object_get(result, "failed");
     const json_t *skipped = json_object_get(result, "skipped");
     size_t i, k;
@@ -446,26 +477,20 @@ static json_t *discovery_rows(const json_t *result)
     json_array_foreach(json_object_get(result, "registered"), i, v)
     {
         const char *id = json_string_value(v);
-        bool done = false;
-        json_array_foreach(verified, k, w) done = done || json_equal(w, v);
-        if (done) {
+        if (has_account(json_object_get(result, "verified"), v)) {
             json_array_append_new(rows,
                                   json_pack("{s:s, s:s}", "account_id", id, "outcome", "verified"));
             continue;
         }
         json_array_foreach(failed, k, w)
         {
-            if (json_equal(json_object_get(w, "account_id"), v)) {
+            if (json_equal(json_object_get(w, "account_id"), v))
                 json_array_append_new(rows, json_pack("{s:s, s:s, s:O, s:O}", "account_id", id,
                                                       "outcome", "failed", "role_arn",
                                                       json_object_get(w, "role_arn"), "error",
                                                       json_object_get(w, "error")));
-                done = true;
-            }
         }
-        json_array_foreach(skipped, k, w) done =
-            done || json_equal(json_object_get(w, "account_id"), v);
-        if (!done)
+        if (!has_account(failed, v) && !has_account(skipped, v))
             json_array_append_new(
                 rows, json_pack("{s:s, s:s}", "account_id", id, "outcome", "registered"));
     }

@@ -15,9 +15,13 @@ import csv
 import io
 import json
 import os
+import pty
 import re
+import select
+import signal
 import secrets
 import subprocess
+import termios
 import time
 
 import apitest
@@ -35,6 +39,7 @@ def run_checks(escher, base_env, run, ok, stack, rec, home, res, outputs):
     outputs; ok(p, what) checks exit 0."""
     A = stack.tenants["A"]
     ctx = Ctx(run, ok, stack, rec, home, res, outputs, A)
+    ctx.escher, ctx.base_env = escher, base_env
     ctx.start = lambda *args: subprocess.Popen([escher, *args], stdout=subprocess.PIPE,
                                                stderr=subprocess.PIPE, text=True, env=base_env)
     users(ctx)
@@ -43,6 +48,7 @@ def run_checks(escher, base_env, run, ok, stack, rec, home, res, outputs):
     discovery(ctx)
     onboarding(ctx)
     channels(ctx)
+    secret_on_terminal(ctx)
     schedules(ctx)
     runs(ctx)
     audit(ctx)
@@ -508,6 +514,78 @@ def channels(t):
     t.channel_secrets.append((viewer_url, "POST /v1/channels"))
 
 
+def secret_on_terminal(t):
+    """--secret-file - on a terminal: a prompt on stderr, the typed key not
+    echoed, the channel made."""
+    key = "tty-" + secrets.token_hex(12)
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([t.escher, "channels", "create", "--name", "tty hook", "--kind",
+                             "webhook", "--url", "http://127.0.0.1:9/h", "--secret-file", "-",
+                             "--output", "json"], stdin=slave, stdout=subprocess.PIPE,
+                            stderr=slave, env=t.base_env)
+    os.close(slave)
+    seen, sent, deadline = b"", False, time.time() + 30
+    while time.time() < deadline:
+        r, _, _ = select.select([master], [], [], 0.2)
+        if r:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+        if not sent and b"not echoed" in seen:
+            os.write(master, key.encode() + b"\n")
+            sent = True
+        if sent and proc.poll() is not None and not r:
+            break
+    try:
+        out = proc.communicate(timeout=30)[0].decode()
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out = proc.communicate()[0].decode()
+    os.close(master)
+    t.outputs.append((["channels", "create", "(terminal)"], out, seen.decode(errors="replace")))
+    t.channel_secrets.append((key, "POST /v1/channels"))
+    t.res.check(sent and proc.returncode == 0 and json.loads(out or "{}").get("secret_set") is True,
+                "--secret-file - on a terminal prompts and reads the key", f"{seen!r} {out}")
+    t.res.check(key.encode() not in seen, "the typed key is not echoed on the terminal", repr(seen))
+
+    # interrupted at the prompt: the terminal gets its echo back
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([t.escher, "channels", "create", "--name", "tty int", "--kind",
+                             "webhook", "--url", "http://127.0.0.1:9/h", "--secret-file", "-"],
+                            stdin=slave, stdout=subprocess.PIPE, stderr=slave, env=t.base_env)
+    seen, deadline = b"", time.time() + 30
+    while b"not echoed" not in seen and time.time() < deadline:
+        if select.select([master], [], [], 0.2)[0]:
+            seen += os.read(master, 4096)
+    echo_off = not termios.tcgetattr(slave)[3] & termios.ECHO
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+    echo_back = bool(termios.tcgetattr(slave)[3] & termios.ECHO)
+    os.close(slave)
+    os.close(master)
+    t.res.check(echo_off and echo_back and proc.returncode == -signal.SIGINT,
+                "echo is off at the prompt and back after SIGINT",
+                f"off {echo_off}, back {echo_back}, exit {proc.returncode}")
+
+
+def newest_job(t, kind, before):
+    """The id of the newest job of kind once there are more than before."""
+    for _ in range(150):
+        if t.stack.db.value("SELECT count(*) FROM jobs WHERE kind = :'v1'", kind) != before:
+            return t.stack.db.value("SELECT id FROM jobs WHERE kind = :'v1'"
+                                    " ORDER BY created_at DESC LIMIT 1", kind)
+        time.sleep(0.1)
+    return None
+
+
 # ---- schedules -----------------------------------------------------------------------
 
 
@@ -633,6 +711,26 @@ def runs(t):
     t.fails(p, 1, "runs cancel of an unknown job: exit 1 naming it", NO_SUCH)
     p = t.run("runs", "cancel", "nope!")
     t.fails(p, 2, "runs cancel of a malformed id: exit 2 naming it", "'nope!'")
+
+    # start --wait: follows the job; a failed job is exit 1 with its error
+    before = t.stack.db.value("SELECT count(*) FROM jobs WHERE kind = 'ops.run'")
+    proc = t.start("runs", "start", "--operation", "ec2.start", "--target", TARGET, "--wait")
+    wjob = newest_job(t, "ops.run", before)
+    time.sleep(1.2)
+    if wjob:
+        t.stack.db.rows("INSERT INTO job_steps (job_id, tenant_id, seq, name, state)"
+                        " VALUES (:'v1', :'v2', 1, 'list 111111111111 eu-west-1', 'failed')",
+                        wjob, A.id)
+        t.stack.db.rows("UPDATE jobs SET state = 'failed', finished_at = now(),"
+                        " last_error = 'AccessDenied: the operator role may not'"
+                        " WHERE id = :'v1'", wjob)
+    out, err = proc.communicate(timeout=60)
+    t.outputs.append((["runs", "start", "--wait"], out, err))
+    t.res.check(proc.returncode == 1 and f"job {wjob} queued" in out and
+                "step 1 list 111111111111 eu-west-1: failed" in out and
+                f"job {wjob} failed" in out and "AccessDenied: the operator role" in err,
+                "runs start --wait follows the job: steps, end, its error, exit 1",
+                f"exit {proc.returncode}: {out}{err}")
 
     # plan: a dry run waited for, its result as a table of resources
     before = t.stack.db.value("SELECT count(*) FROM jobs WHERE kind = 'ops.run'")
