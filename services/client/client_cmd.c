@@ -3,9 +3,10 @@
  * one-paragraph help, and its function. Flags are parsed here from the entry,
  * so a command never sees an unknown flag, and usage errors exit 2.
  *
- * The commands of the server's areas (users, tokens, accounts, onboarding,
- * channels, schedules, runs, audit) are in client_cmd_admin.c; the helpers
- * they share with this file are declared in client_cmd_internal.h. */
+ * The commands of the server's areas are in client_cmd_admin.c (users,
+ * tokens, accounts, onboarding, channels) and client_cmd_runs.c (schedules,
+ * runs, audit); the helpers they share with this file are declared in
+ * client_cmd_internal.h. */
 #include "client_cmd.h"
 
 #include "client_api.h"

@@ -82,17 +82,38 @@ json_t *cmd_list_flag(const cmd_ctx *c, const char *name, int *rc);
  * path in *path (reallocated). */
 void cmd_query_add(char **path, const char *name, const char *value);
 
-/* Exit status of a finished job: 0 succeeded, 3 a run or discovery that
- * ended partial, 1 otherwise. */
+/* Exit status of a finished job (client_cmd_runs.c): 0 succeeded, 3 a run
+ * that ended partial, 1 otherwise. */
 int cmd_job_status(const json_t *job);
 
-/* Polls GET /v1/jobs/ID once a second until the job finishes. With
+/* Polls GET /v1/jobs/ID once a second until the job finishes (client_cmd_runs.c). With
  * steps, prints each step's progress to stdout; else says on stderr, once,
  * that it is waiting. Stores the finished job in *job (caller decrefs);
  * false after printing the error. */
 bool cmd_wait_job(cmd_ctx *c, client_api *a, const char *id, bool steps, json_t **job);
 
-/* ---- server areas (client_cmd_admin.c) ---------------------------------------- */
+/* ---- flag helpers (client_cmd_admin.c) ---------------------------------------- */
+
+/* A whole number flag in [min, max] into *out (unchanged when absent);
+ * false after a usage error naming the value (*rc CLIENT_EXIT_USAGE). */
+bool cmd_number_flag(const cmd_ctx *c, const char *name, long min, long max, long *out, int *rc);
+
+/* *out is the flag's value when it is one of words ("a|b|c"), NULL when the
+ * flag is absent; false after a usage error naming the value. */
+bool cmd_word_flag(const cmd_ctx *c, const char *name, const char *words, const char **out,
+                   int *rc);
+
+/* False after a usage error naming both when flags a and b are both given. */
+bool cmd_exclusive(const cmd_ctx *c, const char *a, const char *b, int *rc);
+
+/* Sets body[key] to flag's string value when the flag is given. */
+void cmd_set_string(json_t *body, const cmd_ctx *c, const char *flag, const char *key);
+
+/* printf to stdout for table output only (confirmations of a 204 such as
+ * "Deleted ..."): json and csv output stay empty. */
+void cmd_say(const cmd_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- the commands (client_cmd_admin.c, client_cmd_runs.c) ------------------------ */
 
 int cmd_whoami(cmd_ctx *c);
 int cmd_users_list(cmd_ctx *c);
