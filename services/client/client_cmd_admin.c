@@ -766,23 +766,30 @@ static bool channel_fields(const cmd_ctx *c, const char *kind, bool creating, js
 }
 
 /* Sends a channel body, wipes its secret fields, and prints the answer
- * (never holding a secret) and, after success, a generated key. */
+ * (which never holds a secret) with, after success, a generated key as its
+ * "hmac_key" member: in every output format, once. */
 static int channel_send(cmd_ctx *c, const char *method, const char *path, json_t *body,
                         char *generated)
 {
-    int rc = cmd_call_print(c, method, path, body);
+    json_t *ch = NULL;
+    bool ok = cmd_call(c, method, path, body, &ch);
     wipe_member(body, "url");
     wipe_member(body, "hmac_key");
     wipe_member(body, "password");
-    if (generated && rc == CLIENT_EXIT_OK) {
+    if (ok && ch) {
         /* The key is needed to check signatures; it is shown this once. */
-        printf("hmac_key: %s\n", generated);
+        if (generated)
+            json_object_set_new(ch, "hmac_key", json_string(generated));
+        client_out_object(stdout, c->out, ch);
         fflush(stdout);
-        fprintf(stderr, "escher: keep the HMAC key now: the server never shows it again "
-                        "(docs/notifications.md says how to check signatures with it)\n");
+        if (generated)
+            fprintf(stderr, "escher: keep the HMAC key now: the server never shows it again "
+                            "(docs/notifications.md says how to check signatures with it)\n");
+        wipe_member(ch, "hmac_key");
     }
+    json_decref(ch);
     secure_free_string(generated);
-    return rc;
+    return ok ? CLIENT_EXIT_OK : CLIENT_EXIT_FAILED;
 }
 
 int cmd_channels_create(cmd_ctx *c)

@@ -403,13 +403,23 @@ def channels(t):
                     "the webhook channel", p.stdout)
     p = t.run("channels", "create", "--name", "gen hook", "--kind", "webhook", "--url",
               "https://example.com/hook", "--generate-secret")
-    if t.ok(p, "channels create webhook --generate-secret"):
-        keys = re.findall(r"^hmac_key: ([0-9a-f]{64})$", p.stdout, re.M)
-        t.res.check(len(keys) == 1 and keys[0] not in p.stderr,
+    if t.ok(p, "channels create webhook --generate-secret (table)"):
+        keys = re.findall(r"^hmac_key +([0-9a-f]{64})$", p.stdout, re.M)
+        t.res.check(len(keys) == 1 and keys[0] not in p.stderr and p.stdout.count(keys[0]) == 1,
                     "--generate-secret prints the key once, on stdout only", p.stdout)
         if keys:
             t.generated.append(keys[0])
             t.channel_secrets.append((keys[0], "POST /v1/channels"))
+    p = t.run("channels", "create", "--name", "gen hook json", "--kind", "webhook", "--url",
+              "https://example.com/hook", "--generate-secret", "--output", "json")
+    if t.ok(p, "channels create webhook --generate-secret --output json"):
+        ch = json.loads(p.stdout)
+        key = ch.get("hmac_key", "")
+        t.res.check(re.fullmatch(r"[0-9a-f]{64}", key) is not None and ch.get("secret_set"),
+                    "json: the generated key is the answer's hmac_key, the stdout one JSON object",
+                    p.stdout)
+        t.generated.append(key)
+        t.channel_secrets.append((key, "POST /v1/channels"))
     password = "smtp-" + secrets.token_hex(10)
     p = t.run("channels", "create", "--name", "ops mail", "--kind", "email", "--smtp-url",
               "smtp://127.0.0.1:2525", "--from", "escher@a.example", "--to",
