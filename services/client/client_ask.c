@@ -20,6 +20,7 @@
 #include "ops/ops_ec2.h"
 #include "ops/target.h"
 
+#include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,14 +132,42 @@ static json_t *client_ask_tags(const xml_node *i)
     return tags;
 }
 
-/* Appends the region's matching instances to items; full adds the tags and
- * launch time (for the estate cache). */
+/* Appends one page's matching instances to items; full adds the tags and
+ * launch time (for the estate cache and ages). */
+static void client_ask_page_items(const xml_node *root, const json_t *filters, const char *region,
+                                  bool full, json_t *items)
+{
+    const char *type = json_string_value(json_object_get(filters, "type"));
+    for (const xml_node *r = xml_find(root, "reservationSet/item"); r; r = xml_next(r)) {
+        const char *owner = xml_find_text(r, "ownerId");
+        if (!client_ask_in(json_object_get(filters, "accounts"), owner))
+            continue;
+        for (const xml_node *i = xml_find(r, "instancesSet/item"); i; i = xml_next(i)) {
+            const char *id = xml_find_text(i, "instanceId");
+            const char *itype = xml_find_text(i, "instanceType");
+            const char *state = xml_find_text(i, "instanceState/name");
+            if (!id || (type && (!itype || strcmp(type, itype) != 0)))
+                continue;
+            json_t *item =
+                json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "account", owner ? owner : "", "region",
+                          region, "id", id, "name", ops_ec2_name_tag(i), "state",
+                          state ? state : "", "type", itype ? itype : "");
+            if (full) {
+                const char *lt = xml_find_text(i, "launchTime");
+                json_object_set_new(item, "tags", client_ask_tags(i));
+                json_object_set_new(item, "launch_time", lt ? json_string(lt) : json_null());
+            }
+            json_array_append_new(items, item);
+        }
+    }
+}
+
+/* Appends the region's matching instances to items (blocking). */
 static bool client_ask_region(aws_client *aws, const json_t *filters, const target_selector *sel,
                               const char *region, bool full, json_t *items, err *e)
 {
     client_ask_page pg = {sel, region};
     paginator *p = paginator_new(&PAGING_EC2_DESCRIBE_INSTANCES);
-    const char *type = json_string_value(json_object_get(filters, "type"));
     bool ok = true;
     for (;;) {
         bool got = false;
@@ -148,29 +177,7 @@ static bool client_ask_region(aws_client *aws, const json_t *filters, const targ
         }
         if (!got)
             break;
-        const xml_node *root = paginator_xml(p);
-        for (const xml_node *r = xml_find(root, "reservationSet/item"); r; r = xml_next(r)) {
-            const char *owner = xml_find_text(r, "ownerId");
-            if (!client_ask_in(json_object_get(filters, "accounts"), owner))
-                continue;
-            for (const xml_node *i = xml_find(r, "instancesSet/item"); i; i = xml_next(i)) {
-                const char *id = xml_find_text(i, "instanceId");
-                const char *itype = xml_find_text(i, "instanceType");
-                const char *state = xml_find_text(i, "instanceState/name");
-                if (!id || (type && (!itype || strcmp(type, itype) != 0)))
-                    continue;
-                json_t *item =
-                    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "account", owner ? owner : "",
-                              "region", region, "id", id, "name", ops_ec2_name_tag(i), "state",
-                              state ? state : "", "type", itype ? itype : "");
-                if (full) {
-                    const char *lt = xml_find_text(i, "launchTime");
-                    json_object_set_new(item, "tags", client_ask_tags(i));
-                    json_object_set_new(item, "launch_time", lt ? json_string(lt) : json_null());
-                }
-                json_array_append_new(items, item);
-            }
-        }
+        client_ask_page_items(paginator_xml(p), filters, region, full, items);
         if (paginator_done(p))
             break;
     }
@@ -180,7 +187,93 @@ static bool client_ask_region(aws_client *aws, const json_t *filters, const targ
     return ok;
 }
 
-aws_client *client_ask_aws(const opts *o, credprov **creds, char **region)
+/* One region's listing on the loop: its pages one after another, the
+ * regions side by side, so the answer waits for the slowest region rather
+ * than the sum of them (tests/bench/client, docs/performance.md). */
+typedef struct client_ask_run {
+    aws_client *aws;
+    const json_t *filters;
+    const target_selector *sel;
+    const char *region;
+    bool full;
+    paginator *p;
+    json_t *items;
+    bool ok;
+    err e;
+} client_ask_run;
+
+static void client_ask_run_next(client_ask_run *r);
+
+static void client_ask_run_done(const http_response *resp, const err *e, void *arg)
+{
+    client_ask_run *r = arg;
+    if (!resp) {
+        r->e = *e;
+        err_prefix(&r->e, "DescribeInstances in %s", r->region);
+        return;
+    }
+    if (!paginator_feed_copy(r->p, resp, &r->e)) {
+        err_prefix(&r->e, "DescribeInstances in %s", r->region);
+        return;
+    }
+    client_ask_page_items(paginator_xml(r->p), r->filters, r->region, r->full, r->items);
+    if (paginator_done(r->p)) {
+        r->ok = true;
+        if (paginator_truncated(r->p))
+            fprintf(stderr, "escher: the listing of %s stopped early (paging limit)\n", r->region);
+        return;
+    }
+    client_ask_run_next(r);
+}
+
+static void client_ask_run_next(client_ask_run *r)
+{
+    aws_request req;
+    ops_ec2_list_request(r->sel, r->region, paginator_token(r->p), &req);
+    if (!aws_client_call_async(r->aws, &req, client_ask_run_done, r, &r->e))
+        err_prefix(&r->e, "DescribeInstances in %s", r->region);
+    aws_request_free(&req);
+}
+
+/* Lists every region of regions at once on base, appending to items in the
+ * order the regions are named; returns how many regions answered (the
+ * others' errors on stderr). */
+static size_t client_ask_regions(aws_client *aws, struct event_base *base, const json_t *regions,
+                                 const json_t *filters, const target_selector *sel, bool full,
+                                 json_t *items)
+{
+    size_t n = json_array_size(regions), nok = 0;
+    client_ask_run *runs = xcalloc(n ? n : 1, sizeof *runs);
+    for (size_t i = 0; i < n; i++) {
+        client_ask_run *r = &runs[i];
+        *r = (client_ask_run){.aws = aws, .filters = filters, .sel = sel, .full = full};
+        r->region = json_string_value(json_array_get(regions, i));
+        r->items = json_array();
+        err_clear(&r->e);
+        if (!r->region)
+            continue;
+        r->p = paginator_new(&PAGING_EC2_DESCRIBE_INSTANCES);
+        client_ask_run_next(r);
+    }
+    event_base_dispatch(base);
+    for (size_t i = 0; i < n; i++) {
+        client_ask_run *r = &runs[i];
+        if (r->ok) {
+            nok++;
+            json_array_extend(items, r->items);
+        } else if (r->region) {
+            fprintf(stderr, "escher: %s\n", r->e.message);
+        }
+        json_decref(r->items);
+        paginator_free(r->p);
+    }
+    free(runs);
+    return nok;
+}
+
+/* client_ask_aws with the asynchronous side on base (NULL: blocking only). */
+static aws_client *client_ask_aws_on(const opts *o, struct event_base *base, credprov **creds,
+                                     char **region)
 {
     aws_client_options copts;
     aws_opts_client_options(o, &copts);
@@ -194,7 +287,7 @@ aws_client *client_ask_aws(const opts *o, credprov **creds, char **region)
     err e;
     err_clear(&e);
     credprov *c = credprov_default_chain(&po, &e);
-    aws_client *aws = c ? aws_client_new(&copts, c, NULL, &e) : NULL;
+    aws_client *aws = c ? aws_client_new(&copts, c, base, &e) : NULL;
     if (!aws) {
         fprintf(stderr, "escher: local AWS credentials: %s\n", e.message);
         credprov_free(c);
@@ -204,6 +297,11 @@ aws_client *client_ask_aws(const opts *o, credprov **creds, char **region)
     *creds = c;
     *region = def_region;
     return aws;
+}
+
+aws_client *client_ask_aws(const opts *o, credprov **creds, char **region)
+{
+    return client_ask_aws_on(o, NULL, creds, region);
 }
 
 bool client_ask_instances(aws_client *aws, const char *region, json_t *items, err *e)
@@ -223,9 +321,13 @@ int client_ask_query(const opts *o, const json_t *plan, client_out_format out, j
     const json_t *age = json_object_get(filters, "older_than_days");
     char *def_region = NULL;
     credprov *creds = NULL;
-    aws_client *aws = client_ask_aws(o, &creds, &def_region);
-    if (!aws)
+    struct event_base *base = event_base_new();
+    aws_client *aws = base ? client_ask_aws_on(o, base, &creds, &def_region) : NULL;
+    if (!aws) {
+        if (base)
+            event_base_free(base);
         return CLIENT_EXIT_FAILED;
+    }
     err e;
     target_selector sel;
     client_ask_selector(filters, &sel);
@@ -235,17 +337,8 @@ int client_ask_query(const opts *o, const json_t *plan, client_out_format out, j
     json_t *regions = client_plan_query_regions(aws, filters, def_region, &e);
     if (!regions)
         fprintf(stderr, "escher: %s\n", e.message);
-    size_t nregions = json_array_size(regions), nok = 0;
-    for (size_t i = 0; i < nregions; i++) {
-        const char *region = json_string_value(json_array_get(regions, i));
-        if (!region)
-            continue;
-        err_clear(&e);
-        if (client_ask_region(aws, filters, &sel, region, age != NULL, items, &e))
-            nok++;
-        else
-            fprintf(stderr, "escher: %s\n", e.message);
-    }
+    size_t nregions = json_array_size(regions);
+    size_t nok = client_ask_regions(aws, base, regions, filters, &sel, age != NULL, items);
     if (nok == 0)
         rc = CLIENT_EXIT_FAILED;
     else if (nok < nregions)
@@ -284,6 +377,7 @@ int client_ask_query(const opts *o, const json_t *plan, client_out_format out, j
     json_decref(items);
     client_ask_selector_clear(&sel);
     aws_client_free(aws);
+    event_base_free(base);
     credprov_free(creds);
     free(def_region);
     return rc;
