@@ -525,8 +525,9 @@ static const client_cmd commands[] = {
      0,
      "Registers an AWS account by its operator role (see 'escher onboarding show' for the "
      "roles' CloudFormation template) and queues a verification of its roles, unless "
-     "--no-verify; prints the account with its verification job. --regions limits where "
-     "Escher acts (default all).",
+     "--no-verify; prints the account with its verification job. --regions are the "
+     "account's regions, those a target's \"regions\": \"all\" means (without them, "
+     "\"all\" finds nothing there: a note says so).",
      cmd_accounts_add},
     {"accounts update",
      OUT "name=,role-arn=,readonly-role-arn=,no-readonly-role,regions=,disable,enable",
@@ -550,7 +551,8 @@ static const client_cmd commands[] = {
      "Discovers an AWS Organization: the workers assume the management account's role, list "
      "the active member accounts, register each with the role names T (default "
      "EscherOperator and EscherReadOnly; {account_id} stands for the member's id) and verify "
-     "them. Prints the job; with --wait, follows it and lists each member as verified, "
+     "them, each with the --regions given (needed for targets naming \"all\" regions). "
+     "Prints the job; with --wait, follows it and lists each member as verified, "
      "failed (with AWS's error), skipped or registered. Exits 3 when some members failed "
      "and others were verified.",
      cmd_accounts_discover},

@@ -402,6 +402,19 @@ static bool account_fields(const cmd_ctx *c, json_t *body, int *rc)
     return true;
 }
 
+/* Without --regions an account records none, and a target's "regions":
+ * "all" then finds nothing in it: said on stderr, since it is allowed. */
+static void note_no_regions(const cmd_ctx *c)
+{
+    if (!cmd_flag(c, "regions"))
+        fprintf(stderr,
+                "escher: note: no --regions given: a target's \"regions\": \"all\" "
+                "finds nothing in %s until regions are set ('escher accounts update ID "
+                "--regions R1,R2')\n",
+                strcmp(c->name, "accounts discover") == 0 ? "the accounts discovered"
+                                                          : "this account");
+}
+
 int cmd_accounts_add(cmd_ctx *c)
 {
     if (!cmd_flag(c, "role-arn"))
@@ -414,6 +427,8 @@ int cmd_accounts_add(cmd_ctx *c)
         if (cmd_flag(c, "no-verify"))
             json_object_set_new(body, "verify", json_false());
         rc = cmd_call_print(c, "POST", "/v1/accounts", body);
+        if (rc == CLIENT_EXIT_OK)
+            note_no_regions(c);
     }
     json_decref(body);
     return rc;
@@ -530,8 +545,11 @@ int cmd_accounts_discover(cmd_ctx *c)
     if (!cmd_flag(c, "wait")) {
         rc = cmd_call_print(c, "POST", "/v1/discovery", body);
         json_decref(body);
+        if (rc == CLIENT_EXIT_OK)
+            note_no_regions(c);
         return rc;
     }
+    note_no_regions(c);
     err e;
     err_clear(&e);
     client_api *a = cmd_connect(c, &e);

@@ -756,11 +756,11 @@ def runs(t):
     result = {"operation": "ec2.stop", "dry_run": True, "state": "succeeded",
               "resources": [{"account": "111111111111", "region": "eu-west-1",
                              "id": "i-0aaa", "name": "web", "before": "running",
-                             "action": "stop", "outcome": "would stop"},
+                             "action": "would stop", "outcome": "planned"},
                             {"account": "111111111111", "region": "eu-west-1",
                              "id": "i-0bbb", "name": "db", "before": "stopped",
-                             "action": "none", "outcome": "nothing to do"}],
-              "errors": [], "counts": {"resources": 2, "would stop": 1, "nothing to do": 1}}
+                             "action": "would stop", "outcome": "nothing to do"}],
+              "errors": [], "counts": {"resources": 2, "planned": 1, "nothing to do": 1}}
     if pjob:
         pl = json.loads(t.stack.db.value("SELECT payload::text FROM jobs WHERE id = :'v1'", pjob))
         t.res.check(pl.get("dry_run") is True, "runs plan queues a dry run", str(pl))
