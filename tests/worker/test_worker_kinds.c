@@ -132,7 +132,7 @@ void test_verify_outcomes(void **state)
         long steps = wt_query_long("SELECT count(*) FROM job_steps WHERE job_id = $1", jobs[i]);
         assert_true(steps >= 1);
         char target[64];
-        snprintf(target, sizeof target, "job:%s", jobs[i]);
+        snprintf(target, sizeof target, "job:%.*s", QUEUE_ID_LEN - 1, jobs[i]);
         assert_int_equal(wt_query_long("SELECT count(*) FROM audit_log WHERE action = 'job.step'"
                                        " AND target = $1 AND actor LIKE 'worker:%'",
                                        target),
