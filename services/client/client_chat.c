@@ -454,7 +454,7 @@ static void chat_init(chat *c, const opts *o, client_out_format out, client_api 
     c->recent_regions = json_array();
     err e;
     err_clear(&e);
-    c->state = client_state_open(&e);
+    c->state = client_state_open(o, &e);
     if (!c->state)
         fprintf(stderr, "escher: chat history is not kept: %s\n", e.message);
 }

@@ -341,7 +341,7 @@ static int history_show(cmd_ctx *c, const char *cmd, const char *word)
         return CLIENT_EXIT_USAGE;
     err e;
     err_clear(&e);
-    client_state *s = client_state_open(&e);
+    client_state *s = client_state_open(c->o, &e);
     json_t *rows = NULL;
     bool ok = s && (word ? client_state_history_search(s, word, limit, &rows, &e)
                          : client_state_history_list(s, limit, &rows, &e));
@@ -373,7 +373,7 @@ static int cmd_history_add(cmd_ctx *c)
         return CLIENT_EXIT_USAGE;
     err e;
     err_clear(&e);
-    client_state *s = client_state_open(&e);
+    client_state *s = client_state_open(c->o, &e);
     bool ok = s != NULL;
     for (int i = 0; ok && i < repeat; i++) {
         char *text = repeat > 1 ? xasprintf("%s %d", c->pos[0], i + 1) : xstrdup(c->pos[0]);
@@ -397,7 +397,7 @@ static int cmd_refresh(cmd_ctx *c)
         return CLIENT_EXIT_FAILED;
     err e;
     err_clear(&e);
-    client_state *s = client_state_open(&e);
+    client_state *s = client_state_open(c->o, &e);
     if (!s) {
         aws_client_free(aws);
         credprov_free(creds);
@@ -453,7 +453,7 @@ static int cmd_estate_list(cmd_ctx *c)
 {
     err e;
     err_clear(&e);
-    client_state *s = client_state_open(&e);
+    client_state *s = client_state_open(c->o, &e);
     json_t *rows = NULL;
     bool ok = s && client_state_estate_list(s, flag(c, "region"), &rows, &e);
     client_state_close(s);
@@ -471,7 +471,7 @@ static int cmd_state_path(cmd_ctx *c)
     (void)c;
     err e;
     err_clear(&e);
-    char *path = client_state_path(&e);
+    char *path = client_state_path(c->o, &e);
     if (!path)
         return failed(&e);
     printf("%s\n", path);
@@ -702,8 +702,9 @@ static const client_cmd commands[] = {
      "each was fetched; json adds each one's data (type, tags, launch time).",
      cmd_estate_list},
     {"state path", "", "", 0,
-     "Prints the local state database's path: $XDG_DATA_HOME/escher/state.db, else "
-     "~/.local/share/escher/state.db (directory 0700, file 0600). A locked or damaged "
+     "Prints the local state database's path: DIR/state.db for --data-dir DIR, else "
+     "$XDG_DATA_HOME/escher/state.db, else ~/.local/share/escher/state.db (directory 0700, "
+     "file 0600). A locked or damaged "
      "database is reported (exit 1) and never deleted or rewritten.",
      cmd_state_path},
 };

@@ -46,7 +46,7 @@ static const opts_def client_defs[] = {
      .group = "Local state",
      .metavar = "DIR",
      .help = "Directory for the local SQLite state (chat history, estate cache), which never "
-             "leaves this machine. Unset: $XDG_STATE_HOME/escher, else ~/.local/state/escher."},
+             "leaves this machine. Unset: $XDG_DATA_HOME/escher, else ~/.local/share/escher."},
     {.name = "output",
      .env = "ESCHER_OUTPUT",
      .type = OPTS_ENUM,

@@ -64,8 +64,11 @@ static const state_migration state_migrations[] = {
 };
 #define STATE_NMIGRATIONS (sizeof state_migrations / sizeof state_migrations[0])
 
-char *client_state_path(err *e)
+char *client_state_path(const opts *o, err *e)
 {
+    const char *dir = o ? opts_get_string(o, "data-dir") : NULL;
+    if (dir && dir[0])
+        return xasprintf("%s/state.db", dir);
     const char *xdg = getenv("XDG_DATA_HOME");
     if (xdg && xdg[0])
         return xasprintf("%s/escher/state.db", xdg);
@@ -225,9 +228,9 @@ static bool state_migrate(client_state *s, err *e)
     return true;
 }
 
-client_state *client_state_open(err *e)
+client_state *client_state_open(const opts *o, err *e)
 {
-    char *path = client_state_path(e);
+    char *path = client_state_path(o, e);
     if (!path)
         return NULL;
     if (!state_mkdirs(path, e)) {

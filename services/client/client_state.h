@@ -1,5 +1,6 @@
-/* The client's local state: one SQLite database at
- * $XDG_DATA_HOME/escher/state.db (else ~/.local/share/escher/state.db) with
+/* The client's local state: one SQLite database at DIR/state.db for
+ * --data-dir DIR (ESCHER_DATA_DIR), else $XDG_DATA_HOME/escher/state.db, else
+ * ~/.local/share/escher/state.db, with
  * chat history, the estate cache and settings. WAL mode and a transaction per
  * write, so a client killed at any moment keeps every row it committed. A
  * locked or damaged database is reported as such and never deleted or
@@ -8,18 +9,20 @@
 #define ESCHER_CLIENT_STATE_H
 
 #include "core/err.h"
+#include "core/opts.h"
 
 #include <jansson.h>
 #include <stdbool.h>
 
 typedef struct client_state client_state;
 
-/* The database's path (caller frees), from the environment only. */
-char *client_state_path(err *e);
+/* The database's path (caller frees): the data-dir option of o (may be
+ * NULL), else the environment's. ERR_CONFIG when neither says. */
+char *client_state_path(const opts *o, err *e);
 
 /* Opens (creating the directory 0700 and the file 0600 when missing) and
  * brings the schema up to date. NULL with *e set when it cannot. */
-client_state *client_state_open(err *e);
+client_state *client_state_open(const opts *o, err *e);
 
 void client_state_close(client_state *s);
 

@@ -48,6 +48,17 @@ def test_add_list_search(tmp):
     home = os.path.join(tmp, "basic")
     r = run(home, "state", "path")
     check(r.returncode == 0 and r.stdout.strip() == db_path(home), "state path names $XDG_DATA_HOME/escher/state.db")
+    # --data-dir (and ESCHER_DATA_DIR) win over the XDG directory.
+    other = os.path.join(tmp, "elsewhere")
+    r = run(home, "--data-dir", other, "history", "add", "--role", "user", "kept elsewhere")
+    check(r.returncode == 0 and os.path.exists(os.path.join(other, "state.db")) and
+          not os.path.exists(db_path(home)), "--data-dir DIR keeps the state in DIR/state.db")
+    r = run(home, "--data-dir", other, "state", "path")
+    check(r.stdout.strip() == os.path.join(other, "state.db"), "state path names --data-dir's file")
+    env = dict(os.environ, ESCHER_DATA_DIR=other, XDG_DATA_HOME=home, HOME=home)
+    r = subprocess.run([ESCHER, "history", "search", "elsewhere"], env=env, capture_output=True,
+                       text=True, timeout=60)
+    check(r.returncode == 0 and "kept elsewhere" in r.stdout, "ESCHER_DATA_DIR reads the same file")
     for role, text in [("user", "stop the dev instances in Frankfurt"),
                        ("assistant", "3 instances stopped in eu-central-1"),
                        ("user", "how many buckets are public?")]:
