@@ -101,7 +101,9 @@ bool client_api_call(client_api *a, const char *method, const char *path, const 
 out:
     http_response_free(&resp);
     http_headers_free(&h);
-    free(text);
+    /* Bodies carry channel secrets (PUT /v1/channels/{id}) and tokens. */
+    if (text)
+        secure_free_string(text);
     free(url);
     return ok;
 }

@@ -9,8 +9,8 @@
  * file or stdin (--secret-file F, "-" for stdin, read without echo on a
  * terminal), never from an argument that would sit in shell history; they
  * go only into the one request body that needs them and are never printed.
- * This file wipes its copies after the request (client_api.c frees the
- * serialized request body without wiping it). A created API token is printed
+ * This file wipes its copies after the request, and client_api.c wipes the
+ * serialized request body. A created API token is printed
  * once, to stdout only. */
 #include "client_cmd_internal.h"
 
