@@ -242,6 +242,26 @@ void ops_resource_clear(ops_resource *r)
     memset(r, 0, sizeof *r);
 }
 
+void ops_resource_refresh(ops_resource *r, const ops_resource *fresh)
+{
+    free(r->state);
+    r->state = xstrdup(fresh->state ? fresh->state : "");
+    if (fresh->parent) {
+        free(r->parent);
+        r->parent = xstrdup(fresh->parent);
+    }
+    if (fresh->tags) {
+        json_decref(r->tags);
+        r->tags = json_incref(fresh->tags);
+    }
+    if (fresh->created)
+        r->created = fresh->created;
+    if (fresh->type) {
+        free(r->type);
+        r->type = xstrdup(fresh->type);
+    }
+}
+
 bool ops_phase_calls(const ops_executor *x, unsigned p)
 {
     return p >= 32 || (x->nocall_phases & (1u << p)) == 0;

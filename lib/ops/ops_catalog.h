@@ -85,6 +85,12 @@ typedef struct ops_resource {
 
 void ops_resource_clear(ops_resource *r);
 
+/* Takes a re-check's word (fresh, as get_parse or list_parse read it) on
+ * r's state, attachment, tags, creation time and type, where fresh has
+ * them; r keeps the listing's id and name (a volume's name is its
+ * instance's) and its before. */
+void ops_resource_refresh(ops_resource *r, const ops_resource *fresh);
+
 /* What the resource's state means for the operation. */
 typedef enum ops_decision {
     OPS_ACT,     /* send the action */

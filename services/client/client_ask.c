@@ -58,9 +58,7 @@ char *client_ask_default_region(const opts *o)
     return region ? region : xstrdup("us-east-1");
 }
 
-/* The plan's filters as a target selector (strings borrowed from filters;
- * free only the arrays with client_ask_selector_clear). */
-static void client_ask_selector(const json_t *filters, target_selector *sel)
+void client_ask_selector(const json_t *filters, target_selector *sel)
 {
     memset(sel, 0, sizeof *sel);
     sel->state = (char *)json_string_value(json_object_get(filters, "state"));
@@ -88,7 +86,7 @@ static void client_ask_selector(const json_t *filters, target_selector *sel)
             sel->ids[sel->nids++] = (char *)json_string_value(json_array_get(ids, i));
 }
 
-static void client_ask_selector_clear(target_selector *sel)
+void client_ask_selector_clear(target_selector *sel)
 {
     for (size_t i = 0; i < sel->ntags; i++)
         free(sel->tags[i].values);

@@ -11,6 +11,12 @@
 #include "aws/aws_client.h"
 #include "aws/credprov.h"
 #include "core/opts.h"
+#include "ops/target.h"
+
+/* The plan's filters as a target selector (strings borrowed from filters;
+ * free only the arrays with client_ask_selector_clear). */
+void client_ask_selector(const json_t *filters, target_selector *sel);
+void client_ask_selector_clear(target_selector *sel);
 
 /* An AWS client on the local credentials (--profile, the default chain) in
  * the default region (--region, AWS_REGION, AWS_DEFAULT_REGION, the

@@ -51,22 +51,8 @@ static bool recheck(exec_run *x, const char *region, ops_resource *r, bool *gone
     xml_free(doc);
     http_response_free(&resp);
     *gone = ok && n != 1;
-    if (ok && n == 1) {
-        free(r->state);
-        r->state = xstrdup(fresh[0].state);
-        if (fresh[0].parent) {
-            free(r->parent);
-            r->parent = xstrdup(fresh[0].parent);
-        }
-        if (fresh[0].tags) {
-            json_decref(r->tags);
-            r->tags = json_incref(fresh[0].tags);
-        }
-        if (fresh[0].type) {
-            free(r->type);
-            r->type = xstrdup(fresh[0].type);
-        }
-    }
+    if (ok && n == 1)
+        ops_resource_refresh(r, &fresh[0]);
     for (size_t i = 0; i < n; i++)
         ops_resource_clear(&fresh[i]);
     free(fresh);

@@ -325,42 +325,6 @@ bool client_query_older(const char *when, long long days, time_t now)
     return (long long)now - (long long)t > days * 86400LL;
 }
 
-/* The plan's filters as a selector; strings borrowed from filters (free
- * the arrays with cq_selector_clear). */
-static void cq_selector(const json_t *filters, target_selector *sel)
-{
-    memset(sel, 0, sizeof *sel);
-    sel->state = (char *)json_string_value(json_object_get(filters, "state"));
-    sel->name = (char *)json_string_value(json_object_get(filters, "name"));
-    const json_t *tags = json_object_get(filters, "tags");
-    sel->tags = xcalloc(json_object_size(tags) + 1, sizeof *sel->tags);
-    const char *key;
-    json_t *vals;
-    json_object_foreach((json_t *)tags, key, vals)
-    {
-        target_tag *t = &sel->tags[sel->ntags++];
-        t->key = (char *)key;
-        size_t n = json_array_size(vals);
-        t->values = n ? xcalloc(n, sizeof *t->values) : NULL;
-        for (size_t i = 0; i < n; i++)
-            if (json_is_string(json_array_get(vals, i)))
-                t->values[t->nvalues++] = (char *)json_string_value(json_array_get(vals, i));
-    }
-    const json_t *ids = json_object_get(filters, "ids");
-    sel->ids = xcalloc(json_array_size(ids) + 1, sizeof *sel->ids);
-    for (size_t i = 0; i < json_array_size(ids); i++)
-        if (json_is_string(json_array_get(ids, i)))
-            sel->ids[sel->nids++] = (char *)json_string_value(json_array_get(ids, i));
-}
-
-static void cq_selector_clear(target_selector *sel)
-{
-    for (size_t i = 0; i < sel->ntags; i++)
-        free(sel->tags[i].values);
-    free(sel->tags);
-    free(sel->ids);
-}
-
 /* Checks that the resource has what the plan filters on and maps the
  * engine's state words to the resource's (sel->state may then point at a
  * static string). Says why on stderr and returns false otherwise. */
@@ -620,16 +584,16 @@ int client_query_answer(const opts *o, const json_t *plan, client_out_format out
         return CLIENT_EXIT_USAGE;
     }
     target_selector sel;
-    cq_selector(filters, &sel);
+    client_ask_selector(filters, &sel);
     if (!cq_filters_apply(r, filters, &sel)) {
-        cq_selector_clear(&sel);
+        client_ask_selector_clear(&sel);
         return CLIENT_EXIT_USAGE;
     }
     char *def_region = NULL;
     credprov *creds = NULL;
     aws_client *aws = client_ask_aws(o, &creds, &def_region);
     if (!aws) {
-        cq_selector_clear(&sel);
+        client_ask_selector_clear(&sel);
         return CLIENT_EXIT_FAILED;
     }
     int rc = CLIENT_EXIT_OK;
@@ -695,7 +659,7 @@ int client_query_answer(const opts *o, const json_t *plan, client_out_format out
     }
     json_decref(rows);
     sts_identity_free(&id);
-    cq_selector_clear(&sel);
+    client_ask_selector_clear(&sel);
     aws_client_free(aws);
     credprov_free(creds);
     free(def_region);

@@ -573,26 +573,8 @@ static void on_recheck(const http_response *resp, const err *e, void *arg)
               (x->get_parse ? x->get_parse(root, &fresh, &n, &cap, &pe)
                             : x->list_parse(root, NULL, &fresh, &n, &cap, &pe));
     xml_free(doc);
-    if (ok && n == 1) {
-        /* The re-check's word on state, attachment and tags; the listing's
-         * name stays (a volume's is its instance's). */
-        free(res->state);
-        res->state = xstrdup(fresh[0].state);
-        if (fresh[0].parent) {
-            free(res->parent);
-            res->parent = xstrdup(fresh[0].parent);
-        }
-        if (fresh[0].tags) {
-            json_decref(res->tags);
-            res->tags = json_incref(fresh[0].tags);
-        }
-        if (fresh[0].created)
-            res->created = fresh[0].created;
-        if (fresh[0].type) {
-            free(res->type);
-            res->type = xstrdup(fresh[0].type);
-        }
-    }
+    if (ok && n == 1)
+        ops_resource_refresh(res, &fresh[0]);
     for (size_t i = 0; i < n; i++)
         ops_resource_clear(&fresh[i]);
     free(fresh);

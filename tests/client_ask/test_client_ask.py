@@ -69,10 +69,7 @@ def main():
         member = next(a for a in state["accounts"] if not a["is_management"])
         acct = member["id"]
         profile = f"acct-{acct}"
-        with open(os.path.join(aws_dir, "credentials")) as f:
-            creds_text = f.read()
-        secrets = [line.split("=", 1)[1].strip() for line in creds_text.splitlines()
-                   if line.strip().startswith(("aws_secret_access_key", "aws_access_key_id"))]
+        secrets = e2elib.sandbox_secrets(aws_dir)
         need(secrets, "the sandbox wrote credentials", aws_dir)
 
         def instances(region):
@@ -81,11 +78,7 @@ def main():
 
         home = os.path.join(tmp, "home")
         os.makedirs(home)
-        base_env = e2elib.clean_env(["ESCHER_", "AWS_"], {
-            "HOME": home, "XDG_CONFIG_HOME": os.path.join(home, ".config"),
-            "AWS_CONFIG_FILE": os.path.join(aws_dir, "config"),
-            "AWS_SHARED_CREDENTIALS_FILE": os.path.join(aws_dir, "credentials"),
-            "AWS_EC2_METADATA_DISABLED": "true"})
+        base_env = e2elib.client_env(home, aws_dir)
 
         def ask(sentence, *opts, env=None):
             e = dict(base_env)

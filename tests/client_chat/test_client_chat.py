@@ -105,18 +105,11 @@ def main():
         member = next(a for a in world["accounts"] if not a["is_management"])
         acct = member["id"]
         principal = f"arn:aws:iam::{acct}:user/Administrator"
-        with open(os.path.join(aws_dir, "credentials")) as f:
-            secrets = [line.split("=", 1)[1].strip() for line in f
-                       if line.strip().startswith(("aws_secret_access_key", "aws_access_key_id"))]
+        secrets = e2elib.sandbox_secrets(aws_dir)
         need(secrets, "the sandbox wrote credentials")
         home = os.path.join(tmp, "home")
         os.makedirs(home)
-        env = e2elib.clean_env(["ESCHER_", "AWS_"], {
-            "HOME": home, "XDG_CONFIG_HOME": os.path.join(home, ".config"),
-            "XDG_DATA_HOME": os.path.join(home, ".local", "share"), "TERM": "xterm",
-            "AWS_CONFIG_FILE": os.path.join(aws_dir, "config"),
-            "AWS_SHARED_CREDENTIALS_FILE": os.path.join(aws_dir, "credentials"),
-            "AWS_EC2_METADATA_DISABLED": "true"})
+        env = e2elib.client_env(home, aws_dir, {"TERM": "xterm"})
         base = [ESCHER, "--profile", f"acct-{acct}", "--endpoint-url", sbx.endpoint]
 
         def instances(state, region=None):

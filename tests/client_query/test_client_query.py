@@ -159,12 +159,7 @@ def run(sbx, acct, other_acct, aws_dir, tmp, public_snap):
 
     home = os.path.join(tmp, "home")
     os.makedirs(home)
-    env = e2elib.clean_env(["ESCHER_", "AWS_"], {
-        "HOME": home, "XDG_CONFIG_HOME": os.path.join(home, ".config"),
-        "XDG_DATA_HOME": os.path.join(home, ".local", "share"),
-        "AWS_CONFIG_FILE": os.path.join(aws_dir, "config"),
-        "AWS_SHARED_CREDENTIALS_FILE": os.path.join(aws_dir, "credentials"),
-        "AWS_EC2_METADATA_DISABLED": "true"})
+    env = e2elib.client_env(home, aws_dir)
 
     def ask(sentence, *opts, profile=None, output="json"):
         cmd = [ESCHER, "--profile", profile or f"acct-{acct}", "--endpoint-url", sbx.endpoint,

@@ -253,6 +253,26 @@ def start_sandbox(binary, tmp, name, args):
     return Sandbox(p)
 
 
+def client_env(home, aws_dir, extra=None):
+    """The environment of an escher client on the profiles escher-sandbox
+    wrote with --aws-config aws_dir: HOME and XDG_* under home, none of the
+    caller's ESCHER_ or AWS_ variables, no instance metadata."""
+    return clean_env(["ESCHER_", "AWS_"], {
+        "HOME": home, "XDG_CONFIG_HOME": os.path.join(home, ".config"),
+        "XDG_DATA_HOME": os.path.join(home, ".local", "share"),
+        "AWS_CONFIG_FILE": os.path.join(aws_dir, "config"),
+        "AWS_SHARED_CREDENTIALS_FILE": os.path.join(aws_dir, "credentials"),
+        "AWS_EC2_METADATA_DISABLED": "true", **(extra or {})})
+
+
+def sandbox_secrets(aws_dir):
+    """The access key ids and secret keys escher-sandbox wrote to aws_dir:
+    what must never reach escher-api."""
+    with open(os.path.join(aws_dir, "credentials")) as f:
+        return [line.split("=", 1)[1].strip() for line in f
+                if line.strip().startswith(("aws_secret_access_key", "aws_access_key_id"))]
+
+
 # ---- the stack --------------------------------------------------------------------
 
 
