@@ -171,6 +171,33 @@ def main():
         check(p.returncode == 0 and count_of(p) == n_eu, "ask count: a profile region eu-west-1",
               f"want {n_eu} got {p.stdout!r} {p.stderr}")
 
+        # A profile with role_arn: the management account's user assumes the
+        # member's OrganizationAccountAccessRole, and the client answers with
+        # the role's session (lib/aws's chain, as the CLI would).
+        mgmt = next(a for a in state["accounts"] if a["is_management"])["id"]
+        role_cfg = os.path.join(tmp, "config-role")
+        role = f"arn:aws:iam::{acct}:role/OrganizationAccountAccessRole"
+        with open(role_cfg, "w") as f:
+            f.write(cfg + f"\n[profile member-admin]\nrole_arn = {role}\n"
+                          f"source_profile = mgmt\nregion = eu-west-1\n")
+        sbx.admin("DELETE", "/calls")
+        r = subprocess.run([ESCHER, "--profile", "member-admin", "--endpoint-url", sbx.endpoint,
+                            "--output", "json", "ask", "how many stopped instances"],
+                           env=dict(base_env, AWS_CONFIG_FILE=role_cfg), capture_output=True,
+                           text=True, timeout=60)
+        check(r.returncode == 0 and count_of(r) == n_eu,
+              "ask with a role_arn profile: the member's instances", f"want {n_eu} got "
+              f"{r.stdout!r} {r.stderr}")
+        calls = sbx.admin("GET", "/calls")["calls"]
+        assumed = [c for c in calls if c["action"] == "AssumeRole"]
+        described = [c for c in calls if c["action"] == "DescribeInstances"]
+        check(len(assumed) == 1 and assumed[0]["principal_arn"].startswith(f"arn:aws:iam::{mgmt}:")
+              and described and all((c["assumed_role_arn"] or "").startswith(role)
+                                    for c in described),
+              "role_arn profile: AssumeRole by the management account's user, then the listing "
+              "as the member's role", json.dumps([(c["action"], c["principal_arn"],
+                                                   c["assumed_role_arn"]) for c in calls])[:500])
+
         # Tags and types are filters too.
         p = ask("list dev instances in eu-west-1", "--output", "json")
         want_dev = sorted(i["id"] for i in instances("eu-west-1")
