@@ -552,9 +552,14 @@ int client_chat_repl(const opts *o, client_out_format out, client_api *api, bool
             break;
         }
         if (strcmp(s, "help") == 0) {
-            printf("Examples:\n  list running instances in eu-west-1\n  how many dev instances "
-                   "are there in us-east-1\n  stop dev instances in us-east-1\n  resize i-0abc "
-                   "to m5.large\n  stop dev instances every weekday at 8pm Berlin time\n");
+            printf("Examples:\n"
+                   "  list running instances in eu-west-1\n"
+                   "  how many unattached volumes are older than 30 days\n"
+                   "  stop dev instances in us-east-1\n"
+                   "  start them again\n"
+                   "  resize i-0abc in eu-west-1 to m5.large\n"
+                   "  stop dev instances every weekday at 8pm Berlin time\n"
+                   "  what's my biggest cost driver this month\n");
         } else if (s[0]) {
             add_history(s);
             chat_turn(&c, s);

@@ -664,9 +664,13 @@ static const client_cmd commands[] = {
      "would change resources is shown first as a preview (account, region, resource, name, "
      "state, action, risk) and runs only after confirmation: y for low and medium risk, the "
      "number of resources for high risk; critical operations are refused. Operations run here "
-     "with the local AWS credentials; schedules are created on the server. A configured "
-     "server answers through POST /v1/chat with non-secret context only; without one, or "
-     "when it is unreachable, the built-in engine answers.",
+     "with the local AWS credentials, with a progress line per resource; Ctrl-C during a run "
+     "finishes the resource in hand and starts no other. Schedules are created on the server. "
+     "'them', 'those' and 'it' mean what was last listed or acted on (\"start them again\"). "
+     "A configured server answers through POST /v1/chat with non-secret context only "
+     "(default region, zone, account ids, recent resource ids and their regions); without "
+     "one, or when it is unreachable, the built-in engine answers. 'help' at the prompt "
+     "shows examples, 'exit' or Ctrl-D leaves.",
      cmd_chat},
     {"ask", OUT "yes", "SENTENCE [--yes] [--output table|json|csv]", 1,
      "One sentence, answered as in chat: queries with the local AWS credentials; a plan that "
