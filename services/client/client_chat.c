@@ -557,7 +557,7 @@ int client_chat_repl(const opts *o, client_out_format out, client_api *api, bool
                    "  how many unattached volumes are older than 30 days\n"
                    "  stop dev instances in us-east-1\n"
                    "  start them again\n"
-                   "  resize i-0abc in eu-west-1 to m5.large\n"
+                   "  resize i-0123456789abcdef0 in eu-west-1 to m5.large\n"
                    "  stop dev instances every weekday at 8pm Berlin time\n"
                    "  what's my biggest cost driver this month\n");
         } else if (s[0]) {
