@@ -348,14 +348,19 @@ static int chat_schedule(chat *c, const json_t *plan, const char *sentence)
     return CLIENT_EXIT_OK;
 }
 
-/* What the engine understood and what it did not. */
-static int chat_clarify(chat *c, const json_t *plan)
+/* What the engine understood and what it did not (the server's words
+ * when it answered: they say the same). */
+static int chat_clarify(chat *c, const json_t *plan, const char *server_text)
 {
     const char *u = json_string_value(json_object_get(plan, "understood"));
     const char *m = json_string_value(json_object_get(plan, "missing"));
     char text[600];
     snprintf(text, sizeof text, "Understood: %s. Not understood: %s.", u ? u : "nothing",
              m ? m : "?");
+    if (server_text && server_text[0]) {
+        chat_remember(c, "assistant", server_text);
+        return CLIENT_EXIT_USAGE; /* printed already */
+    }
     fprintf(c->say, "%s\n", text);
     chat_remember(c, "assistant", text);
     return CLIENT_EXIT_USAGE;
@@ -424,7 +429,7 @@ static int chat_turn(chat *c, const char *sentence)
     const char *kind = json_string_value(json_object_get(plan, "kind"));
     int rc;
     if (!kind)
-        rc = chat_clarify(c, plan);
+        rc = chat_clarify(c, plan, server_text);
     else if (strcmp(kind, "query") == 0)
         rc = chat_query(c, plan);
     else if (strcmp(kind, "operation") == 0)
@@ -434,7 +439,7 @@ static int chat_turn(chat *c, const char *sentence)
     else if (strcmp(kind, "server_question") == 0)
         rc = chat_server_question(c, plan, server_text);
     else
-        rc = chat_clarify(c, plan);
+        rc = chat_clarify(c, plan, server_text);
     fflush(c->say);
     json_decref(answer);
     nlu_plan_free(local);
