@@ -21,15 +21,42 @@
 
 #include <editline/readline.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #define CHAT_CONTINUE_PROMPT "...> "
-#define CHAT_HISTORY_LOAD    500
-#define CHAT_RECENT_IDS      200 /* POST /v1/chat takes at most 200 */
-#define CHAT_LINE_MAX        2000
+
+/* Ctrl-C at the prompt: the line is dropped and a fresh prompt shown, as
+ * shells do; a second way out besides Ctrl-D and "exit" would surprise. */
+static volatile sig_atomic_t prompt_interrupted;
+
+static void on_prompt_sigint(int sig)
+{
+    (void)sig;
+    prompt_interrupted = 1;
+}
+
+/* readline with Ctrl-C caught for its duration only (a listing or a run
+ * keeps its own handling): NULL at end of input, or with
+ * prompt_interrupted set after Ctrl-C. Caller frees. */
+static char *chat_readline(const char *prompt)
+{
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_prompt_sigint;
+    sigemptyset(&sa.sa_mask);
+    prompt_interrupted = 0;
+    sigaction(SIGINT, &sa, &old);
+    char *line = readline(prompt);
+    sigaction(SIGINT, &old, NULL);
+    return line;
+}
+#define CHAT_HISTORY_LOAD 500
+#define CHAT_RECENT_IDS   200 /* POST /v1/chat takes at most 200 */
+#define CHAT_LINE_MAX     2000
 
 typedef struct chat {
     const opts *o;
@@ -146,7 +173,7 @@ static json_t *chat_server(chat *c, const char *sentence)
 static char *chat_read_answer(chat *c, const char *question)
 {
     if (c->repl) {
-        char *line = readline(question);
+        char *line = chat_readline(question);
         if (line && !isatty(STDIN_FILENO))
             fprintf(c->say, "%s%s\n", question, line); /* a script's transcript shows the answer */
         return line;
@@ -180,6 +207,10 @@ static int chat_confirm(chat *c, ops_risk risk, size_t count, const char *what)
         return CLIENT_EXIT_OK;
     }
     char *answer = chat_read_answer(c, question);
+    if (!answer && c->repl && prompt_interrupted) {
+        fprintf(c->say, "\nNot confirmed; nothing ran.\n");
+        return CLIENT_EXIT_FAILED;
+    }
     if (!answer) {
         fprintf(c->say,
                 "Nothing ran: no terminal to confirm on (--yes confirms up to high risk).\n");
@@ -511,7 +542,7 @@ static void chat_load_history(chat *c)
  * NULL at end of input. Caller frees. */
 static char *chat_read_sentence(bool tty)
 {
-    char *line = readline(CLIENT_CHAT_PROMPT);
+    char *line = chat_readline(CLIENT_CHAT_PROMPT);
     if (!line)
         return NULL;
     if (!tty)
@@ -519,7 +550,11 @@ static char *chat_read_sentence(bool tty)
     size_t len = strlen(line);
     while (len > 0 && line[len - 1] == '\\' && len < CHAT_LINE_MAX) {
         line[len - 1] = ' ';
-        char *more = readline(CHAT_CONTINUE_PROMPT);
+        char *more = chat_readline(CHAT_CONTINUE_PROMPT);
+        if (!more && prompt_interrupted) {
+            free(line); /* Ctrl-C drops the whole sentence */
+            return NULL;
+        }
         if (!more)
             break;
         if (!tty)
@@ -544,8 +579,14 @@ int client_chat_repl(const opts *o, client_out_format out, client_api *api, bool
         printf("escher chat: ask about your AWS estate or tell it what to do; 'help' lists "
                "examples, 'exit' leaves.\n");
     fflush(stdout);
-    char *line;
-    while ((line = chat_read_sentence(tty)) != NULL) {
+    for (;;) {
+        char *line = chat_read_sentence(tty);
+        if (!line && prompt_interrupted && tty) {
+            printf("\n");
+            continue;
+        }
+        if (!line)
+            break;
         char *s = line;
         while (*s == ' ' || *s == '\t')
             s++;

@@ -420,8 +420,25 @@ def main():
         check(m and listed and set(shown) == listed,
               "'start them' after a listing: the preview is what was listed",
               f"listed {len(listed)} previewed {len(shown)}")
-        p.line("n")
+        # Ctrl-C at a confirmation is a no; at the prompt it drops the line.
+        p.wait_raw()
+        p.send("\x03")
+        check(p.expect(r"Not confirmed; nothing ran\.", 10), "Ctrl-C at a confirmation: no")
         p.expect(PROMPT, 10)
+        sbx.admin("DELETE", "/calls")
+        start = len(p.buf)
+        p.wait_raw()
+        p.send("stop dev instances in eu-west-1")
+        time.sleep(0.3)
+        p.send("\x03")
+        check(p.expect(PROMPT, 10) and p.proc.poll() is None,
+              "Ctrl-C at the prompt: a fresh prompt, the program goes on", p.since(start)[-300:])
+        p.line("how many instances are in eu-west-1")
+        check(p.expect(r"count\s+\d+", 20), "... and answers the next sentence")
+        p.expect(PROMPT, 10)
+        check(not any(c["action"] == "StopInstances"
+                      for c in sbx.admin("GET", "/calls")["calls"]),
+              "Ctrl-C at the prompt: the dropped line ran nothing")
         finish(p, "session 4")
     finally:
         if srv:
