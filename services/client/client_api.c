@@ -6,8 +6,17 @@
 #include "core/secure.h"
 #include "core/xmalloc.h"
 
+#include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+/* POSTs that start work and take an Idempotency-Key (api_runs.c): sent with
+ * a fresh key and, when the answer is lost (no answer, 502, 503, 504),
+ * sent again with the same key, so a retry gets the job the first attempt
+ * made instead of a second run. Other requests are sent once. */
+static const char *const idempotent_posts[] = {"/v1/runs", "/v1/schedules/*/run"};
+#define KEY_ATTEMPTS 3
 
 struct client_api {
     http_client *http;
@@ -43,13 +52,17 @@ const char *client_api_url(const client_api *a)
     return a->url;
 }
 
-bool client_api_call(client_api *a, const char *method, const char *path, const json_t *body,
-                     json_t **out, err *e)
+/* One attempt of client_api_call, with key (may be NULL) as the
+ * Idempotency-Key. */
+static bool call_once(client_api *a, const char *method, const char *path, const json_t *body,
+                      const char *key, json_t **out, err *e)
 {
     *out = NULL;
     char *url = xasprintf("%s%s", a->url, path);
     http_headers h = HTTP_HEADERS_INIT;
     http_headers_add(&h, "Accept", "application/json");
+    if (key)
+        http_headers_add(&h, "Idempotency-Key", key);
     if (a->token) {
         char *auth = xasprintf("Bearer %s", a->token);
         http_headers_add(&h, "Authorization", auth);
@@ -106,4 +119,35 @@ out:
         secure_free_string(text);
     free(url);
     return ok;
+}
+
+/* Is the answer lost, so that the same request may be sent again? */
+static bool lost(const err *e)
+{
+    return e->http_status == 0 || e->http_status == 502 || e->http_status == 503 ||
+           e->http_status == 504;
+}
+
+bool client_api_call(client_api *a, const char *method, const char *path, const json_t *body,
+                     json_t **out, err *e)
+{
+    bool keyed = false;
+    for (size_t i = 0;
+         strcmp(method, "POST") == 0 && i < sizeof idempotent_posts / sizeof idempotent_posts[0];
+         i++)
+        keyed = keyed || fnmatch(idempotent_posts[i], path, FNM_PATHNAME) == 0;
+    if (!keyed)
+        return call_once(a, method, path, body, NULL, out, e);
+    char key[33];
+    if (!secure_random_string(key, sizeof key - 1, "0123456789abcdef", e))
+        return err_prefix(e, "an Idempotency-Key for POST %s", path);
+    for (int attempt = 1;; attempt++) {
+        err_clear(e);
+        if (call_once(a, method, path, body, key, out, e))
+            return true;
+        if (attempt == KEY_ATTEMPTS || !lost(e))
+            return false;
+        struct timespec ts = {0, 250000000L * attempt};
+        nanosleep(&ts, NULL);
+    }
 }
