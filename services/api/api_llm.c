@@ -209,7 +209,14 @@ static json_t *op_tool(const ops_op *op)
 static json_t *query_tool(void)
 {
     json_t *filters = json_object();
-    json_object_set_new(filters, "regions", string_array(TARGET_MAX_REGIONS, 32, REGION_PATTERN));
+    json_object_set_new(filters, "regions",
+                        json_pack("{s:s, s:o}", "description",
+                                  "region codes such as eu-west-1, or \"all\" for every enabled "
+                                  "region; leave out for the user's default region",
+                                  "oneOf",
+                                  json_pack("[o, {s:s, s:[s]}]",
+                                            string_array(TARGET_MAX_REGIONS, 32, REGION_PATTERN),
+                                            "type", "string", "enum", "all")));
     json_object_set_new(filters, "accounts",
                         string_array(TARGET_MAX_ACCOUNTS, 12, ACCOUNT_PATTERN));
     json_object_set_new(
@@ -420,7 +427,12 @@ static bool query_plan(const json_t *args, json_t **out, err *e)
                 break;
             char w[64];
             snprintf(w, sizeof w, "filters.%s", key);
-            if (strcmp(key, "regions") == 0)
+            if (strcmp(key, "regions") == 0 && json_is_string(v))
+                ok =
+                    strcmp(json_string_value(v), "all") == 0 ||
+                    err_set(e, ERR_INVALID, "%s is '%.64s': want \"all\" or a list of region codes",
+                            w, json_string_value(v));
+            else if (strcmp(key, "regions") == 0)
                 ok = string_list(v, w, TARGET_MAX_REGIONS, 32, region_ok, "a region code", e);
             else if (strcmp(key, "accounts") == 0)
                 ok = string_list(v, w, TARGET_MAX_ACCOUNTS, 12, account_ok, "12 digits", e);

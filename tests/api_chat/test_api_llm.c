@@ -196,6 +196,8 @@ static void test_refusals(void **state)
         {"query_resources", "{\"resource\": \"instances\", \"filters\": {\"cost\": 1}}", "cost"},
         {"query_resources", "{\"resource\": \"instances\", \"filters\": {\"regions\": [\"x\"]}}",
          "filters.regions[0]"},
+        {"query_resources", "{\"resource\": \"instances\", \"filters\": {\"regions\": \"most\"}}",
+         "want \"all\""},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *a = answer_call(cases[i].name, cases[i].args);
@@ -218,6 +220,13 @@ static void test_questions_never_mutate(void **state)
     expect_plan(a, false,
                 "{\"kind\":\"query\",\"resource\":\"volumes\",\"action\":\"list\",\"filters\":"
                 "{\"state\":\"available\",\"tags\":{\"team\":null}}}");
+    free(a);
+    /* "All regions", as lib/nlu says it. */
+    a = answer_call("query_resources",
+                    "{\"resource\": \"instances\", \"filters\": {\"regions\": \"all\"}}");
+    expect_plan(a, false,
+                "{\"kind\":\"query\",\"resource\":\"instances\",\"action\":\"list\","
+                "\"filters\":{\"regions\":\"all\"}}");
     free(a);
 }
 
