@@ -4,6 +4,8 @@
 #include "nlu/nlu_lex.h"
 #include "nlu/nlu_region.h"
 #include "nlu/nlu_time.h"
+#include "nlu/nlu_words.h"
+#include "ops/ops_catalog.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -16,206 +18,6 @@ struct nlu_plan {
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
-
-typedef enum verb {
-    V_NONE,
-    V_START,
-    V_STOP,
-    V_HIBERNATE,
-    V_REBOOT,
-    V_RESIZE,
-    V_SNAPSHOT,
-    V_TAG,
-    V_DELETE,
-    V_TERMINATE,
-} verb;
-
-static const char *const verb_names[] = {"",       "start",    "stop", "hibernate", "reboot",
-                                         "resize", "snapshot", "tag",  "delete",    "terminate"};
-
-typedef struct phrase {
-    const char *words; /* space-separated */
-    int value;
-} phrase;
-
-static const phrase verbs[] = {
-    {"shut down", V_STOP},
-    {"shutdown", V_STOP},
-    {"turn off", V_STOP},
-    {"power off", V_STOP},
-    {"switch off", V_STOP},
-    {"stop", V_STOP},
-    {"halt", V_STOP},
-    {"hibernate", V_HIBERNATE},
-    {"start", V_START},
-    {"turn on", V_START},
-    {"power on", V_START},
-    {"switch on", V_START},
-    {"boot", V_START},
-    {"spin up", V_START},
-    {"bring up", V_START},
-    {"reboot", V_REBOOT},
-    {"restart", V_REBOOT},
-    {"bounce", V_REBOOT},
-    {"resize", V_RESIZE},
-    {"upgrade", V_RESIZE},
-    {"downsize", V_RESIZE},
-    {"change", V_RESIZE},
-    {"snapshot", V_SNAPSHOT},
-    {"back up", V_SNAPSHOT},
-    {"backup", V_SNAPSHOT},
-    {"take a snapshot of", V_SNAPSHOT},
-    {"take snapshots of", V_SNAPSHOT},
-    {"create a snapshot of", V_SNAPSHOT},
-    {"create snapshots of", V_SNAPSHOT},
-    {"take a backup of", V_SNAPSHOT},
-    {"make a backup of", V_SNAPSHOT},
-    /* Gerunds after "would you mind": "stopping" here is the verb; a
-     * question never reaches this table, so "list stopping instances"
-     * keeps its state. */
-    {"stopping", V_STOP},
-    {"shutting down", V_STOP},
-    {"starting", V_START},
-    {"rebooting", V_REBOOT},
-    {"restarting", V_REBOOT},
-    {"resizing", V_RESIZE},
-    {"snapshotting", V_SNAPSHOT},
-    {"tagging", V_TAG},
-    {"deleting", V_DELETE},
-    {"tag", V_TAG},
-    {"label", V_TAG},
-    {"delete", V_DELETE},
-    {"remove", V_DELETE},
-    {"clean up", V_DELETE},
-    {"cleanup", V_DELETE},
-    {"purge", V_DELETE},
-    {"terminate", V_TERMINATE},
-    {"destroy", V_TERMINATE},
-    {"kill", V_TERMINATE},
-};
-
-typedef enum resource {
-    R_NONE,
-    R_INSTANCES,
-    R_VOLUMES,
-    R_SNAPSHOTS,
-    R_BUCKETS,
-    R_DATABASES,
-    R_SECURITY_GROUPS,
-    R_ELASTIC_IPS,
-} resource;
-
-static const char *const resource_names[] = {
-    "",        "instances", "volumes",         "snapshots",
-    "buckets", "databases", "security_groups", "elastic_ips",
-};
-
-static const phrase resources[] = {
-    {"security groups", R_SECURITY_GROUPS},
-    {"security group", R_SECURITY_GROUPS},
-    {"sgs", R_SECURITY_GROUPS},
-    {"elastic ips", R_ELASTIC_IPS},
-    {"elastic ip", R_ELASTIC_IPS},
-    {"elastic ip addresses", R_ELASTIC_IPS},
-    {"eips", R_ELASTIC_IPS},
-    {"eip", R_ELASTIC_IPS},
-    {"instances", R_INSTANCES},
-    {"instance", R_INSTANCES},
-    {"servers", R_INSTANCES},
-    {"server", R_INSTANCES},
-    {"vms", R_INSTANCES},
-    {"vm", R_INSTANCES},
-    {"machines", R_INSTANCES},
-    {"machine", R_INSTANCES},
-    {"boxes", R_INSTANCES},
-    {"hosts", R_INSTANCES},
-    {"host", R_INSTANCES},
-    {"box", R_INSTANCES},
-    {"ec2", R_INSTANCES},
-    {"volumes", R_VOLUMES},
-    {"volume", R_VOLUMES},
-    {"disks", R_VOLUMES},
-    {"disk", R_VOLUMES},
-    {"ebs", R_VOLUMES},
-    {"snapshots", R_SNAPSHOTS},
-    {"snapshot", R_SNAPSHOTS},
-    {"buckets", R_BUCKETS},
-    {"bucket", R_BUCKETS},
-    {"s3", R_BUCKETS},
-    {"databases", R_DATABASES},
-    {"database", R_DATABASES},
-    {"dbs", R_DATABASES},
-    {"db", R_DATABASES},
-    {"rds", R_DATABASES},
-};
-
-/* Verbs whose particle may come after the object ("turn X off"). */
-static const char *const phrasal[] = {"turn", "power", "switch", "shut", "spin", "bring"};
-
-/* Rankings a query cannot express yet: a list of all would mislead. */
-static const char *const rankings[] = {"biggest",  "largest", "smallest", "top",
-                                       "most",     "least",   "newest",   "oldest",
-                                       "cheapest", "busiest", "idle",     "underused"};
-
-/* Words that make a one-off time, which a schedule cannot express. */
-static const char *const one_off[] = {"tonight", "today", "tomorrow", "later", "once", "soon"};
-
-/* Words that make a sentence a question or a read: checked first. */
-static const char *const question_words[] = {
-    "which", "what",   "what's",  "whats", "how",  "show",   "list",   "display",  "are",
-    "is",    "do",     "does",    "did",   "any",  "count",  "where",  "who",      "when",
-    "why",   "tell",   "give",    "get",   "find", "see",    "view",   "describe", "has",
-    "have",  "whatre", "where's", "were",  "was",  "lookup", "search", "fetch",    "enumerate",
-};
-
-static const phrase states[] = {
-    {"running", 1},    {"stopped", 2},  {"pending", 3},  {"stopping", 4}, {"terminated", 5},
-    {"unattached", 6}, {"detached", 6}, {"orphaned", 6}, {"unused", 6},   {"dangling", 6},
-    {"available", 7},  {"attached", 8}, {"in-use", 8},
-};
-
-typedef struct env_word {
-    const char *word;
-    const char *value;
-} env_word;
-
-static const env_word envs[] = {
-    {"dev", "dev"},         {"development", "dev"}, {"prod", "prod"},
-    {"production", "prod"}, {"staging", "staging"}, {"stage", "staging"},
-    {"test", "test"},       {"testing", "test"},    {"qa", "qa"},
-};
-
-/* What the topic words of server questions are. */
-static const char *const cost_words[] = {
-    "cost",  "costs",   "spend",   "spending", "bill",    "billing", "expensive", "cheaper",
-    "money", "budget",  "price",   "savings",  "save",    "pay",     "paying",    "spent",
-    "paid",  "charges", "charged", "invoice",  "costing", "costly"};
-static const char *const security_words[] = {"public",   "exposed",    "unencrypted", "encrypted",
-                                             "insecure", "vulnerable", "mfa",         "compliance",
-                                             "world",    "0.0.0.0/0",  "risky",       "posture"};
-
-typedef struct op_entry {
-    verb v;
-    resource r;
-    const char *operation;
-    const char *risk;
-} op_entry;
-
-/* Verb x resource -> catalog operation, with the catalog's risk. */
-static const op_entry ops[] = {
-    {V_START, R_INSTANCES, "ec2.start", "low"},
-    {V_STOP, R_INSTANCES, "ec2.stop", "medium"},
-    {V_HIBERNATE, R_INSTANCES, "ec2.stop", "medium"},
-    {V_REBOOT, R_INSTANCES, "ec2.reboot", "medium"},
-    {V_RESIZE, R_INSTANCES, "ec2.resize", "high"},
-    {V_SNAPSHOT, R_INSTANCES, "ec2.snapshot_volumes", "low"},
-    {V_SNAPSHOT, R_VOLUMES, "ec2.snapshot_volumes", "low"},
-    {V_TAG, R_INSTANCES, "tags.apply", "low"},
-    {V_DELETE, R_VOLUMES, "ebs.delete_unattached", "critical"},
-    {V_START, R_DATABASES, "rds.start", "low"},
-    {V_STOP, R_DATABASES, "rds.stop", "medium"},
-    {V_SNAPSHOT, R_DATABASES, "rds.snapshot", "low"},
-};
 
 typedef struct facts {
     unsigned resources; /* bit per resource */
@@ -472,7 +274,7 @@ static void collect(nlu_tokens *t, size_t from, const nlu_context *ctx, verb v, 
             mark(t, i, 1);
             continue;
         }
-        int r = phrase_find(t, i, resources, COUNT(resources), &k);
+        int r = phrase_find(t, i, nlu_resources, nlu_nresources, &k);
         if (k > 0) {
             if (!f->first_resource)
                 f->first_resource = (resource)r;
@@ -494,16 +296,16 @@ static void collect(nlu_tokens *t, size_t from, const nlu_context *ctx, verb v, 
             i++;
             continue;
         }
-        int s = phrase_find(t, i, states, COUNT(states), &k);
+        int s = phrase_find(t, i, nlu_states, nlu_nstates, &k);
         if (k > 0) {
             f->state = s;
             mark(t, i, k);
             continue;
         }
         bool env = false;
-        for (size_t e = 0; e < COUNT(envs); e++)
-            if (strcmp(w, envs[e].word) == 0) {
-                add_tag(f->tags, env_tag, envs[e].value);
+        for (size_t e = 0; e < nlu_nenvs; e++)
+            if (strcmp(w, nlu_envs[e].word) == 0) {
+                add_tag(f->tags, env_tag, nlu_envs[e].value);
                 env = true;
             }
         if (env) {
@@ -559,7 +361,7 @@ static void collect(nlu_tokens *t, size_t from, const nlu_context *ctx, verb v, 
         }
         if ((strcmp(w, "tagged") == 0 || strcmp(w, "tag") == 0) && i + 1 < t->n &&
             !t->used[i + 1] && !strchr(t->w[i + 1], '=') && nlu_lex_known(t->w[i + 1]) == false &&
-            !is_in(question_words, COUNT(question_words), t->w[i + 1])) {
+            !is_in(nlu_question_words, nlu_nquestion_words, t->w[i + 1])) {
             /* "tagged owner": the key alone. */
             if (strcmp(w, "tagged") == 0) {
                 add_tag(f->tags, t->w[i + 1], NULL);
@@ -677,9 +479,9 @@ static char *describe(verb v, resource r, const facts *f)
             off += (size_t)snprintf(buf + off, sizeof(buf) - off, __VA_ARGS__);                    \
     } while (0)
     if (v)
-        PUT("%s", verb_names[v]);
+        PUT("%s", nlu_verb_names[v]);
     if (r)
-        PUT("%s%s", off ? " " : "", resource_names[r]);
+        PUT("%s%s", off ? " " : "", nlu_resource_names[r]);
     const char *st = state_name(f->state, r);
     if (st)
         PUT("%sstate %s", off ? ", " : "", st);
@@ -776,7 +578,7 @@ static json_t *query_plan(resource r, const facts *f, const nlu_context *ctx)
     json_decref(ids);
     if (f->older_days >= 0)
         json_object_set_new(filters, "older_than_days", json_integer(f->older_days));
-    return json_pack("{s:s, s:s, s:s, s:o}", "kind", "query", "resource", resource_names[r],
+    return json_pack("{s:s, s:s, s:s, s:o}", "kind", "query", "resource", nlu_resource_names[r],
                      "action", f->count ? "count" : "list", "filters", filters);
 }
 
@@ -809,15 +611,17 @@ static json_t *operation_plan(verb v, const facts *f, const nlu_when *when, cons
     if (r == R_NONE)
         return clarify(v, r, f, "what to delete (Escher deletes only unattached EBS volumes)");
     const op_entry *op = NULL;
-    for (size_t i = 0; i < COUNT(ops); i++)
-        if (ops[i].v == v && ops[i].r == r)
-            op = &ops[i];
+    for (size_t i = 0; i < nlu_nops; i++)
+        if (nlu_ops[i].v == v && nlu_ops[i].r == r)
+            op = &nlu_ops[i];
     if (!op) {
         char msg[160];
         snprintf(msg, sizeof(msg), "an operation that can %s %s (not in the catalog)",
-                 verb_names[v], resource_names[r]);
+                 nlu_verb_names[v], nlu_resource_names[r]);
         return clarify(v, r, f, msg);
     }
+    const ops_op *cat = ops_find(op->operation);
+    const char *risk = cat ? ops_risk_name(cat->risk) : "unknown";
     if (v == V_DELETE && f->state != 6 && f->state != 7)
         return clarify(v, r, f,
                        "which volumes: Escher deletes only unattached volumes (say 'unattached')");
@@ -863,8 +667,8 @@ static json_t *operation_plan(verb v, const facts *f, const nlu_when *when, cons
         json_decref(sel);
         json_decref(params);
         char msg[160];
-        snprintf(msg, sizeof(msg), "which %s: 'them' refers to no %s shown last", resource_names[r],
-                 resource_names[r]);
+        snprintf(msg, sizeof(msg), "which %s: 'them' refers to no %s shown last",
+                 nlu_resource_names[r], nlu_resource_names[r]);
         return clarify(v, r, f, msg);
     }
     if (json_array_size(ids) > 0)
@@ -878,36 +682,36 @@ static json_t *operation_plan(verb v, const facts *f, const nlu_when *when, cons
         return clarify(v, r, f,
                        "which resources: an environment (dev, prod), a tag, a name or ids");
     }
-    json_t *target = json_object();
+    json_t *tgt = json_object();
     if (json_array_size(f->accounts) > 0)
-        json_object_set(target, "accounts", f->accounts);
+        json_object_set(tgt, "accounts", f->accounts);
     else
-        json_object_set_new(target, "accounts", json_string("all"));
+        json_object_set_new(tgt, "accounts", json_string("all"));
     json_t *where = recent_regions(f, ctx);
     if (json_array_size(f->regions) > 0)
-        json_object_set(target, "regions", f->regions);
+        json_object_set(tgt, "regions", f->regions);
     else if (!f->all_regions && where)
-        json_object_set(target, "regions", where);
+        json_object_set(tgt, "regions", where);
     else if (!f->all_regions && ctx && ctx->default_region)
-        json_object_set_new(target, "regions", json_pack("[s]", ctx->default_region));
+        json_object_set_new(tgt, "regions", json_pack("[s]", ctx->default_region));
     else
-        json_object_set_new(target, "regions", json_string("all"));
+        json_object_set_new(tgt, "regions", json_string("all"));
     json_decref(where);
-    json_object_set_new(target, "selector", sel);
+    json_object_set_new(tgt, "selector", sel);
 
     if (!when->seen)
         return json_pack("{s:s, s:s, s:o, s:o, s:s}", "kind", "operation", "operation",
-                         op->operation, "params", params, "target", target, "risk", op->risk);
+                         op->operation, "params", params, "target", tgt, "risk", risk);
     if (when->bad_zone) {
         json_decref(params);
-        json_decref(target);
+        json_decref(tgt);
         return clarify(v, r, f,
                        "a time zone I know ('Berlin time', 'New York time', 'UTC', "
                        "'Pacific'...)");
     }
     if (!when->have_time || when->bad_time) {
         json_decref(params);
-        json_decref(target);
+        json_decref(tgt);
         return clarify(v, r, f,
                        when->bad_time ? "a valid time of day (00:00 to 23:59, or 1-12 am/pm)"
                                       : "the time of day for the schedule (e.g. 'at 8pm')");
@@ -916,8 +720,8 @@ static json_t *operation_plan(verb v, const facts *f, const nlu_when *when, cons
     nlu_time_cron(when, cron, sizeof(cron));
     const char *zone = when->zone ? when->zone : ctx && ctx->time_zone ? ctx->time_zone : "UTC";
     return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:s}", "kind", "schedule", "cron", cron,
-                     "time_zone", zone, "operation", op->operation, "params", params, "target",
-                     target, "risk", op->risk);
+                     "time_zone", zone, "operation", op->operation, "params", params, "target", tgt,
+                     "risk", risk);
 }
 
 /* A server question's topic, or NULL. "security group" is a resource, not a
@@ -925,10 +729,10 @@ static json_t *operation_plan(verb v, const facts *f, const nlu_when *when, cons
 static const char *server_topic(const nlu_tokens *t)
 {
     for (size_t i = 0; i < t->n; i++)
-        if (is_in(cost_words, COUNT(cost_words), t->w[i]))
+        if (is_in(nlu_cost_words, nlu_ncost_words, t->w[i]))
             return "cost";
     for (size_t i = 0; i < t->n; i++) {
-        if (is_in(security_words, COUNT(security_words), t->w[i]))
+        if (is_in(nlu_security_words, nlu_nsecurity_words, t->w[i]))
             return "security";
         if (strcmp(t->w[i], "open") == 0 && (word_is(t, i + 1, "to") || word_is(t, i + 1, "ports")))
             return "security";
@@ -988,8 +792,8 @@ static json_t *parse(nlu_tokens *t, const nlu_context *ctx, bool *mood)
                          "nothing I could act on", "missing", "a request");
 
     /* The mood comes first: a question can only ever become a read. */
-    bool question =
-        is_in(question_words, COUNT(question_words), t->w[first]) || (t->question_mark && !polite);
+    bool question = is_in(nlu_question_words, nlu_nquestion_words, t->w[first]) ||
+                    (t->question_mark && !polite);
     *mood = question;
 
     nlu_when when;
@@ -1002,8 +806,8 @@ static json_t *parse(nlu_tokens *t, const nlu_context *ctx, bool *mood)
         while (i < t->n && t->used[i])
             i++;
         if (i < t->n)
-            v = (verb)phrase_find(t, i, verbs, COUNT(verbs), &vk);
-        if (v == V_NONE && i < t->n && is_in(phrasal, COUNT(phrasal), t->w[i])) {
+            v = (verb)phrase_find(t, i, nlu_verbs, nlu_nverbs, &vk);
+        if (v == V_NONE && i < t->n && is_in(nlu_phrasal, nlu_nphrasal, t->w[i])) {
             /* "turn the dev servers off": the particle comes later. */
             for (size_t j = i + 1; j < t->n && v == V_NONE; j++) {
                 if (t->used[j])
@@ -1050,7 +854,7 @@ static json_t *parse(nlu_tokens *t, const nlu_context *ctx, bool *mood)
     const char *topic = server_topic(t);
     if (v == V_NONE && topic) {
         plan = json_pack("{s:s, s:s}", "kind", "server_question", "topic", topic);
-    } else if (v == V_NONE && has_word(t, rankings, COUNT(rankings))) {
+    } else if (v == V_NONE && has_word(t, nlu_rankings, nlu_nrankings)) {
         plan = clarify(v, pick_resource(&f, v), &f,
                        "a filter I know: rankings (biggest, top, idle...) are not supported");
     } else if (v == V_NONE && !question && !t->used[lead] && !nlu_lex_known(t->w[lead])) {
@@ -1071,7 +875,7 @@ static json_t *parse(nlu_tokens *t, const nlu_context *ctx, bool *mood)
                                       "delete unattached volumes) or a question");
         else
             plan = query_plan(r, &f, ctx);
-    } else if (has_word(t, one_off, COUNT(one_off))) {
+    } else if (has_word(t, nlu_one_off, nlu_none_off)) {
         plan = clarify(v, pick_resource(&f, v), &f,
                        "a recurring time: one-off times ('tonight', 'tomorrow') are not "
                        "schedules; say 'every day at 11pm', or run it now");

@@ -10,6 +10,8 @@
 #include "nlu/nlu_lex.h"
 #include "nlu/nlu_region.h"
 #include "nlu/nlu_time.h"
+#include "nlu/nlu_words.h"
+#include "ops/ops_catalog.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -222,12 +224,36 @@ static void test_pronouns(void **state)
     free(g);
 }
 
+/* Every operation the vocabulary names is in the catalog, and a plan's
+ * risk is the catalog's (nlu_words.c keeps none of its own). */
+static void test_ops_in_catalog(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < nlu_nops; i++) {
+        const ops_op *op = ops_find(nlu_ops[i].operation);
+        if (op == NULL)
+            fail_msg("nlu_ops[%zu] names '%s', which the catalog does not have", i,
+                     nlu_ops[i].operation);
+        assert_non_null(op->executor);
+    }
+    char *g = plan_text("resize web-01 to m5.large", NULL);
+    assert_non_null(strstr(g, "\"risk\":\"high\""));
+    free(g);
+    g = plan_text("delete unattached volumes", NULL);
+    assert_non_null(strstr(g, "\"risk\":\"critical\""));
+    free(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_lex),     cmocka_unit_test(test_typos),
-        cmocka_unit_test(test_regions), cmocka_unit_test(test_time),
-        cmocka_unit_test(test_env_tag), cmocka_unit_test(test_pronouns),
+        cmocka_unit_test(test_lex),
+        cmocka_unit_test(test_typos),
+        cmocka_unit_test(test_regions),
+        cmocka_unit_test(test_time),
+        cmocka_unit_test(test_env_tag),
+        cmocka_unit_test(test_pronouns),
+        cmocka_unit_test(test_ops_in_catalog),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
