@@ -18,6 +18,7 @@ typedef enum verb {
     V_TERMINATE,
 } verb;
 
+/* One or more words and what they mean (a verb, a resource, a state). */
 typedef struct phrase {
     const char *words; /* space-separated */
     int value;
@@ -34,6 +35,7 @@ typedef enum resource {
     R_ELASTIC_IPS,
 } resource;
 
+/* An environment word and the tag value it means ("production" -> prod). */
 typedef struct env_word {
     const char *word;
     const char *value;
@@ -44,8 +46,6 @@ typedef struct op_entry {
     resource r;
     const char *operation; /* a lib/ops catalog name (test_nlu_parts checks) */
 } op_entry;
-
-/* A phrase of one or more space-separated words and what it means. */
 
 extern const char *const nlu_verb_names[];     /* by verb */
 extern const char *const nlu_resource_names[]; /* by resource, as plans name them */
