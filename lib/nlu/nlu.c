@@ -1,3 +1,5 @@
+/* The intent engine's parser: mood, verb, the facts of a sentence and the
+ * plan they make. See nlu.h and docs/nlu.md; the vocabulary is nlu_words.c. */
 #include "nlu/nlu.h"
 
 #include "core/xmalloc.h"
