@@ -35,37 +35,14 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
-from e2elib import (PG, SANITIZER_RE, Stack, check, clean_env, need, phase, run,  # noqa: E402
-                    start_sandbox)
+from e2elib import (PG, SANITIZER_RE, Stack, check, clean_env, instances, need,  # noqa: E402
+                    phase, run, start_sandbox, tag_world)
 
 REGIONS = ["us-east-1", "eu-west-1"]
 DEV = json.dumps({"accounts": "all", "regions": "all", "selector": {"tags": {"env": ["dev"]}}})
 MASTER_KEY = os.urandom(32).hex()
 FAKE_AWS = {"AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE",
             "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}
-
-
-def tag_world(world):
-    """Even positions env=dev, odd env=prod; one in four of each running."""
-    for acct in world["accounts"]:
-        for reg in acct["regions"]:
-            for k, inst in enumerate(reg["instances"]):
-                tags = [t for t in inst.get("tags", []) if t["Key"] != "env"]
-                tags.append({"Key": "env", "Value": "dev" if k % 2 == 0 else "prod"})
-                inst["tags"] = tags
-                if k % 4 in (0, 1) and inst["state"] == "stopped":
-                    inst["state"] = "running"
-
-
-def instances(state):
-    """{instance id: (account, region, env, state)} from GET /state."""
-    out = {}
-    for acct in state["accounts"]:
-        for reg in acct["regions"]:
-            for inst in reg["instances"]:
-                env = next((t["Value"] for t in inst.get("tags", []) if t["Key"] == "env"), None)
-                out[inst["id"]] = (acct["id"], reg["name"], env, inst["state"])
-    return out
 
 
 class Receiver:

@@ -253,6 +253,32 @@ def start_sandbox(binary, tmp, name, args):
     return Sandbox(p)
 
 
+def tag_world(world):
+    """Every region of every account of a sandbox world (GET /state's
+    shape): even positions env=dev, odd env=prod, and one in four of each
+    made running, so each region has running and stopped dev instances with
+    prod ones beside them."""
+    for acct in world["accounts"]:
+        for reg in acct["regions"]:
+            for k, inst in enumerate(reg["instances"]):
+                tags = [t for t in inst.get("tags", []) if t["Key"] != "env"]
+                tags.append({"Key": "env", "Value": "dev" if k % 2 == 0 else "prod"})
+                inst["tags"] = tags
+                if k % 4 in (0, 1) and inst["state"] == "stopped":
+                    inst["state"] = "running"
+
+
+def instances(state):
+    """{instance id: (account, region, env, state)} from GET /state."""
+    out = {}
+    for acct in state["accounts"]:
+        for reg in acct["regions"]:
+            for inst in reg["instances"]:
+                env = next((t["Value"] for t in inst.get("tags", []) if t["Key"] == "env"), None)
+                out[inst["id"]] = (acct["id"], reg["name"], env, inst["state"])
+    return out
+
+
 def client_env(home, aws_dir, extra=None):
     """The environment of an escher client on the profiles escher-sandbox
     wrote with --aws-config aws_dir: HOME and XDG_* under home, none of the

@@ -27,34 +27,12 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2elib import PG, Stack, check, need, phase, run, start_sandbox  # noqa: E402
+from e2elib import (PG, Stack, check, instances, need, phase, run, start_sandbox,  # noqa: E402
+                    tag_world)
 
 REGIONS = ["us-east-1", "eu-west-1"]
 DEV = {"accounts": "all", "regions": "all", "selector": {"tags": {"env": ["dev"]}}}
 MUTATING = ("StopInstances", "StartInstances", "ModifyInstanceAttribute")
-
-
-def tag_world(world):
-    """Even positions env=dev, odd env=prod; one in four of each running."""
-    for acct in world["accounts"]:
-        for reg in acct["regions"]:
-            for k, inst in enumerate(reg["instances"]):
-                tags = [t for t in inst.get("tags", []) if t["Key"] != "env"]
-                tags.append({"Key": "env", "Value": "dev" if k % 2 == 0 else "prod"})
-                inst["tags"] = tags
-                if k % 4 in (0, 1) and inst["state"] == "stopped":
-                    inst["state"] = "running"
-
-
-def instances(state):
-    """{instance id: (account, region, env, state)} from GET /state."""
-    out = {}
-    for acct in state["accounts"]:
-        for reg in acct["regions"]:
-            for inst in reg["instances"]:
-                env = next((t["Value"] for t in inst.get("tags", []) if t["Key"] == "env"), None)
-                out[inst["id"]] = (acct["id"], reg["name"], env, inst["state"])
-    return out
 
 
 class RunsE2E(Stack):

@@ -55,8 +55,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2elib import (PG, Proc, Stack, check, clean_env, need, phase, psql,  # noqa: E402
-                    run, start_sandbox, with_user)
+from e2elib import (PG, Proc, Stack, check, clean_env, instances, need, phase,  # noqa: E402
+                    psql, run, start_sandbox, tag_world, with_user)
 
 MASTER_KEY = os.urandom(32).hex()
 HMAC_KEY = "e2e-hmac-" + os.urandom(12).hex()
@@ -90,31 +90,6 @@ class Receiver:
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/escher"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
-def tag_world(world):
-    """Every region of every account: even positions env=dev, odd env=prod,
-    and one in four of each made running, so each region has running and
-    stopped dev instances with prod ones beside them."""
-    for acct in world["accounts"]:
-        for reg in acct["regions"]:
-            for k, inst in enumerate(reg["instances"]):
-                tags = [t for t in inst.get("tags", []) if t["Key"] != "env"]
-                tags.append({"Key": "env", "Value": "dev" if k % 2 == 0 else "prod"})
-                inst["tags"] = tags
-                if k % 4 in (0, 1) and inst["state"] == "stopped":
-                    inst["state"] = "running"
-
-
-def instances(state):
-    """{instance id: (account, region, env, state)} from GET /state."""
-    out = {}
-    for acct in state["accounts"]:
-        for reg in acct["regions"]:
-            for inst in reg["instances"]:
-                env = next((t["Value"] for t in inst.get("tags", []) if t["Key"] == "env"), None)
-                out[inst["id"]] = (acct["id"], reg["name"], env, inst["state"])
-    return out
 
 
 def epoch(iso):
