@@ -242,6 +242,27 @@ void ops_resource_clear(ops_resource *r)
     memset(r, 0, sizeof *r);
 }
 
+void ops_action_answer(const ops_executor *x, const char *body, size_t len, json_t *d)
+{
+    xml_doc *doc = NULL;
+    const xml_node *root = NULL;
+    err pe = {0};
+    if (!query_parse_result(body ? body : "", len, NULL, &doc, &root, &pe))
+        return;
+    const char *rid = xml_find_text(root, "requestId");
+    if (rid == NULL)
+        rid = xml_find_text(root, "ResponseMetadata/RequestId");
+    const char *after = x->after_path ? xml_find_text(root, x->after_path) : NULL;
+    const char *created = x->created_path ? xml_find_text(root, x->created_path) : NULL;
+    if (rid)
+        json_object_set_new(d, "request_id", json_string(rid));
+    if (after)
+        json_object_set_new(d, "after", json_string(after));
+    if (created)
+        json_object_set_new(d, "created", json_string(created));
+    xml_free(doc);
+}
+
 void ops_resource_refresh(ops_resource *r, const ops_resource *fresh)
 {
     free(r->state);

@@ -182,6 +182,11 @@ typedef struct ops_executor {
     const char *already_code;
 } ops_executor;
 
+/* Reads a mutating call's answer (its body, len bytes) into the result d:
+ * "request_id", and x's "after" and "created" where the answer has them.
+ * An answer that does not parse adds nothing (the call itself succeeded). */
+void ops_action_answer(const ops_executor *x, const char *body, size_t len, json_t *d);
+
 /* Phase p's verb of x. */
 const char *ops_phase_verb(const ops_executor *x, unsigned p);
 

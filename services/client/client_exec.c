@@ -73,24 +73,7 @@ static bool act(exec_run *x, const ops_resource *r, const ops_call *c, json_t *d
         /* An earlier attempt's deterministic name: it is done already. */
         return ex->already_code && strcmp(e->remote_code, ex->already_code) == 0;
     }
-    xml_doc *doc = NULL;
-    const xml_node *root = NULL;
-    err pe = {0};
-    if (query_parse_result(resp.body.buf ? resp.body.buf : "", resp.body.len, NULL, &doc, &root,
-                           &pe)) {
-        const char *rid = xml_find_text(root, "requestId");
-        if (!rid)
-            rid = xml_find_text(root, "ResponseMetadata/RequestId");
-        const char *after = ex->after_path ? xml_find_text(root, ex->after_path) : NULL;
-        const char *created = ex->created_path ? xml_find_text(root, ex->created_path) : NULL;
-        if (rid)
-            json_object_set_new(d, "request_id", json_string(rid));
-        if (after)
-            json_object_set_new(d, "after", json_string(after));
-        if (created)
-            json_object_set_new(d, "created", json_string(created));
-        xml_free(doc);
-    }
+    ops_action_answer(ex, resp.body.buf, resp.body.len, d);
     http_response_free(&resp);
     return true;
 }

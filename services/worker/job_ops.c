@@ -393,24 +393,7 @@ static void on_action(const http_response *resp, const err *e, void *arg)
         return;
     }
     json_t *d = entry(it, res, verb, "done");
-    xml_doc *doc = NULL;
-    const xml_node *root = NULL;
-    err pe = {0};
-    if (query_parse_result(resp->body.buf ? resp->body.buf : "", resp->body.len, NULL, &doc, &root,
-                           &pe)) {
-        const char *rid = xml_find_text(root, "requestId");
-        if (rid == NULL)
-            rid = xml_find_text(root, "ResponseMetadata/RequestId");
-        const char *after = x->after_path ? xml_find_text(root, x->after_path) : NULL;
-        const char *created = x->created_path ? xml_find_text(root, x->created_path) : NULL;
-        if (rid)
-            json_object_set_new(d, "request_id", json_string(rid));
-        if (after)
-            json_object_set_new(d, "after", json_string(after));
-        if (created)
-            json_object_set_new(d, "created", json_string(created));
-        xml_free(doc);
-    }
+    ops_action_answer(x, resp->body.buf, resp->body.len, d);
     log_info(r->j->log, "resource done", LOG_STR("id", res->id), LOG_STR("action", verb));
     phase_done(it, d, true, false);
 }
