@@ -206,6 +206,14 @@ int cmd_by_id(cmd_ctx *c, const char *method, const char *coll, const char *tail
     return rc;
 }
 
+int cmd_delete(cmd_ctx *c, const char *coll, const char *done, const char *note)
+{
+    int rc = cmd_by_id(c, "DELETE", coll, "", NULL);
+    if (rc == CLIENT_EXIT_OK)
+        cmd_say(c, "%s %s%s.\n", done, c->pos[0], note);
+    return rc;
+}
+
 json_t *cmd_json_flag(const cmd_ctx *c, const char *name, int *rc)
 {
     json_error_t je;

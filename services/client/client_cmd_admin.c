@@ -352,10 +352,7 @@ int cmd_tokens_create(cmd_ctx *c)
 
 int cmd_tokens_revoke(cmd_ctx *c)
 {
-    int rc = cmd_by_id(c, "DELETE", "tokens", "", NULL);
-    if (rc == CLIENT_EXIT_OK)
-        cmd_say(c, "Revoked token %s.\n", c->pos[0]);
-    return rc;
+    return cmd_delete(c, "tokens", "Revoked token", "");
 }
 
 /* ---- accounts ----------------------------------------------------------------- */
@@ -460,10 +457,7 @@ int cmd_accounts_update(cmd_ctx *c)
 
 int cmd_accounts_delete(cmd_ctx *c)
 {
-    int rc = cmd_by_id(c, "DELETE", "accounts", "", NULL);
-    if (rc == CLIENT_EXIT_OK)
-        cmd_say(c, "Deleted account %s (its roles stay in AWS).\n", c->pos[0]);
-    return rc;
+    return cmd_delete(c, "accounts", "Deleted account", " (its roles stay in AWS)");
 }
 
 /* Whether list (an array of ids, or of objects with "account_id") has id. */
@@ -866,10 +860,7 @@ int cmd_channels_update(cmd_ctx *c)
 
 int cmd_channels_delete(cmd_ctx *c)
 {
-    int rc = cmd_by_id(c, "DELETE", "channels", "", NULL);
-    if (rc == CLIENT_EXIT_OK)
-        cmd_say(c, "Deleted channel %s.\n", c->pos[0]);
-    return rc;
+    return cmd_delete(c, "channels", "Deleted channel", "");
 }
 
 int cmd_channels_test(cmd_ctx *c)

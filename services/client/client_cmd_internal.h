@@ -70,6 +70,10 @@ bool cmd_id_ok(const char *s);
 int cmd_by_id(cmd_ctx *c, const char *method, const char *coll, const char *tail,
               const json_t *body);
 
+/* DELETE /v1/<coll>/<ID> (cmd_by_id), then "<done> <ID><note>." on success
+ * ("Deleted channel", "" gives "Deleted channel <ID>."). */
+int cmd_delete(cmd_ctx *c, const char *coll, const char *done, const char *note);
+
 /* Parses flag `name`'s JSON text; NULL after printing a usage error naming
  * the flag and jansson's complaint (*rc is then CLIENT_EXIT_USAGE). */
 json_t *cmd_json_flag(const cmd_ctx *c, const char *name, int *rc);

@@ -193,10 +193,7 @@ int cmd_schedules_disable(cmd_ctx *c)
 
 int cmd_schedules_delete(cmd_ctx *c)
 {
-    int rc = cmd_by_id(c, "DELETE", "schedules", "", NULL);
-    if (rc == CLIENT_EXIT_OK)
-        cmd_say(c, "Deleted schedule %s.\n", c->pos[0]);
-    return rc;
+    return cmd_delete(c, "schedules", "Deleted schedule", "");
 }
 
 int cmd_schedules_run(cmd_ctx *c)
