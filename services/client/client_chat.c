@@ -28,6 +28,9 @@
 #include <unistd.h>
 
 #define CHAT_CONTINUE_PROMPT "...> "
+#define CHAT_HISTORY_LOAD    500
+#define CHAT_RECENT_IDS      200 /* POST /v1/chat takes at most 200 */
+#define CHAT_LINE_MAX        2000
 
 /* Ctrl-C at the prompt: the line is dropped and a fresh prompt shown, as
  * shells do; a second way out besides Ctrl-D and "exit" would surprise. */
@@ -54,9 +57,6 @@ static char *chat_readline(const char *prompt)
     sigaction(SIGINT, &old, NULL);
     return line;
 }
-#define CHAT_HISTORY_LOAD 500
-#define CHAT_RECENT_IDS   200 /* POST /v1/chat takes at most 200 */
-#define CHAT_LINE_MAX     2000
 
 typedef struct chat {
     const opts *o;
@@ -198,7 +198,8 @@ static int chat_confirm(chat *c, ops_risk risk, size_t count, const char *what)
     if (client_confirm_need_for(risk) == CLIENT_CONFIRM_REFUSED) {
         fprintf(c->say,
                 "Refused: %s is %s risk, and %s operations never run from chat; nothing ran. "
-                "A manager can run it on the server (POST /v1/runs).\n",
+                "A manager can run it on the server's workers ('escher runs start', after "
+                "'escher runs plan').\n",
                 what, ops_risk_name(risk), ops_risk_name(risk));
         return CLIENT_EXIT_USAGE;
     }
@@ -313,7 +314,7 @@ static int chat_operation(chat *c, const json_t *plan)
     char summary[200];
     int len = snprintf(summary, sizeof summary, "%s: %zu done, %zu with nothing to do, %zu failed",
                        p->op->name, n.done, n.nothing, n.failed);
-    if (n.skipped)
+    if (n.skipped && len > 0 && (size_t)len < sizeof summary)
         snprintf(summary + len, sizeof summary - (size_t)len, ", %zu not run (interrupted)",
                  n.skipped);
     fprintf(c->say, "%s\n", summary);
