@@ -257,7 +257,8 @@ bool aws_client_call(aws_client *c, const aws_request *req, http_response *resp,
             prefix_error(e, req, &t, NULL, "");
             return false;
         }
-        http_request hr = {req->method, strbuf_str(&url), &hdrs, req->body.buf, req->body.len};
+        http_request hr = {req->method,   strbuf_str(&url), &hdrs,
+                           req->body.buf, req->body.len,    NULL};
         http_response r = HTTP_RESPONSE_INIT;
         err te;
         pthread_mutex_lock(&c->http_lock);
@@ -414,8 +415,8 @@ static void start_attempt(acall *k)
     err ae;
     bool ok = build_attempt(c, &k->req, &k->t, &url, &hdrs, &ae);
     if (ok) {
-        http_request hr = {k->req.method, strbuf_str(&url), &hdrs, k->req.body.buf,
-                           k->req.body.len};
+        http_request hr = {k->req.method,   strbuf_str(&url), &hdrs,
+                           k->req.body.buf, k->req.body.len,  NULL};
         ok = http_async_submit(c->async, &hr, on_http_done, k, &ae);
     }
     http_headers_free(&hdrs);

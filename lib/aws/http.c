@@ -154,6 +154,11 @@ typedef struct xfer {
     size_t body_len;
     http_response resp;
     char errbuf[CURL_ERROR_SIZE];
+    /* mail only (http_mail) */
+    bool mail;
+    char *mail_from, *user, *password;
+    struct curl_slist *rcpt;
+    size_t sent; /* of body, read by curl */
     /* async only */
     http_done_fn done;
     void *arg;
@@ -165,6 +170,18 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
     xfer *x = arg;
     strbuf_append(&x->resp.body, data, size * nmemb);
     return size * nmemb;
+}
+
+/* Feeds a mail's message to curl. */
+static size_t on_read(char *buf, size_t size, size_t nmemb, void *arg)
+{
+    xfer *x = arg;
+    size_t n = size * nmemb;
+    if (n > x->body_len - x->sent)
+        n = x->body_len - x->sent;
+    memcpy(buf, (const char *)x->body + x->sent, n);
+    x->sent += n;
+    return n;
 }
 
 static size_t on_header(char *data, size_t size, size_t nmemb, void *arg)
@@ -228,10 +245,38 @@ static bool valid_method(const char *m)
     return true;
 }
 
+static bool validate_mail(const http_request *req, err *e)
+{
+    const http_mail *m = req->mail;
+    if (strncasecmp(req->url, "smtp://", 7) != 0 && strncasecmp(req->url, "smtps://", 8) != 0)
+        return err_set(e, ERR_INVALID, "mail URL \"%.*s\" is not smtp:// or smtps://",
+                       url_print_len(req->url), req->url);
+    if (m->from == NULL || m->nrcpt == 0 || m->rcpt == NULL)
+        return err_set(e, ERR_INVALID, "mail to %.*s without a sender or a recipient",
+                       url_print_len(req->url), req->url);
+    if (req->body == NULL && req->body_len > 0)
+        return err_set(e, ERR_INVALID, "mail to %.*s has body_len %zu but no body",
+                       url_print_len(req->url), req->url, req->body_len);
+    const char *all[] = {m->from, m->user, m->password};
+    for (size_t i = 0; i < 3 + m->nrcpt; i++) {
+        const char *s = i < 3 ? all[i] : m->rcpt[i - 3];
+        if (i >= 3 && s == NULL)
+            return err_set(e, ERR_INVALID, "mail recipient %zu is NULL", i - 3);
+        if (s && strpbrk(s, "\r\n"))
+            return err_set(e, ERR_INVALID,
+                           "mail to %.*s: a sender, recipient or login has CR "
+                           "or LF",
+                           url_print_len(req->url), req->url);
+    }
+    return true;
+}
+
 static bool validate_request(const http_request *req, err *e)
 {
     if (req == NULL || req->url == NULL)
         return err_set(e, ERR_INVALID, "HTTP request without a URL");
+    if (req->mail)
+        return validate_mail(req, e);
     if (strncasecmp(req->url, "http://", 7) != 0 && strncasecmp(req->url, "https://", 8) != 0)
         return err_set(e, ERR_INVALID, "URL \"%.*s\" is not http:// or https://",
                        url_print_len(req->url), req->url);
@@ -256,9 +301,26 @@ static void xfer_init(xfer *x, const http_request *req)
 {
     memset(x, 0, sizeof *x);
     x->url = xstrdup(req->url);
-    x->method = xstrdup(req->method);
+    x->method = xstrdup(req->mail ? "SMTP" : req->method);
     x->body_len = req->body_len;
+    if (req->mail) {
+        const http_mail *m = req->mail;
+        x->mail = true;
+        x->mail_from = xstrdup(m->from);
+        x->user = m->user ? xstrdup(m->user) : NULL;
+        x->password = m->password ? xstrdup(m->password) : NULL;
+        for (size_t i = 0; i < m->nrcpt; i++) {
+            struct curl_slist *l = curl_slist_append(x->rcpt, m->rcpt[i]);
+            if (l == NULL) {
+                fprintf(stderr, "http: out of memory building a recipient list\n");
+                abort();
+            }
+            x->rcpt = l;
+        }
+    }
     x->body = xmemdup(req->body ? req->body : "", req->body_len);
+    if (x->mail)
+        return;
     bool has_type = false, has_expect = false, has_accept = false;
     if (req->headers) {
         for (size_t i = 0; i < req->headers->count; i++) {
@@ -299,6 +361,10 @@ static void xfer_free(xfer *x)
     for (struct curl_slist *h = x->hdrs; h; h = h->next)
         secure_wipe(h->data, strlen(h->data));
     curl_slist_free_all(x->hdrs);
+    free(x->mail_from);
+    free(x->user);
+    secure_free_string(x->password);
+    curl_slist_free_all(x->rcpt);
     http_response_free(&x->resp);
 }
 
@@ -316,7 +382,7 @@ static bool xfer_setup(xfer *x, const resolved_options *o, err *e)
     } while (0)
     SET(CURLOPT_URL, x->url);
     SET(CURLOPT_NOSIGNAL, 1L);
-    SET(CURLOPT_PROTOCOLS_STR, "http,https");
+    SET(CURLOPT_PROTOCOLS_STR, x->mail ? "smtp,smtps" : "http,https");
     SET(CURLOPT_FOLLOWLOCATION, 0L);
     SET(CURLOPT_SSL_VERIFYPEER, 1L);
     SET(CURLOPT_SSL_VERIFYHOST, 2L);
@@ -326,13 +392,27 @@ static bool xfer_setup(xfer *x, const resolved_options *o, err *e)
     SET(CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
     SET(CURLOPT_TIMEOUT_MS, o->timeout_ms);
     SET(CURLOPT_TCP_KEEPALIVE, 1L);
+    SET(CURLOPT_ERRORBUFFER, x->errbuf);
+    SET(CURLOPT_PRIVATE, x);
+    if (x->mail) {
+        SET(CURLOPT_MAIL_FROM, x->mail_from);
+        SET(CURLOPT_MAIL_RCPT, x->rcpt);
+        SET(CURLOPT_UPLOAD, 1L);
+        SET(CURLOPT_READFUNCTION, on_read);
+        SET(CURLOPT_READDATA, x);
+        SET(CURLOPT_INFILESIZE_LARGE, (curl_off_t)x->body_len);
+        SET(CURLOPT_USE_SSL, (long)CURLUSESSL_TRY);
+        if (x->user)
+            SET(CURLOPT_USERNAME, x->user);
+        if (x->password)
+            SET(CURLOPT_PASSWORD, x->password);
+        goto done;
+    }
     SET(CURLOPT_HTTPHEADER, x->hdrs);
     SET(CURLOPT_HEADERFUNCTION, on_header);
     SET(CURLOPT_HEADERDATA, x);
     SET(CURLOPT_WRITEFUNCTION, on_body);
     SET(CURLOPT_WRITEDATA, x);
-    SET(CURLOPT_ERRORBUFFER, x->errbuf);
-    SET(CURLOPT_PRIVATE, x);
     if (strcmp(x->method, "GET") == 0) {
         SET(CURLOPT_HTTPGET, 1L);
     } else if (strcmp(x->method, "HEAD") == 0) {
@@ -345,11 +425,23 @@ static bool xfer_setup(xfer *x, const resolved_options *o, err *e)
         if (strcmp(x->method, "POST") != 0)
             SET(CURLOPT_CUSTOMREQUEST, x->method);
     }
+done:
 #undef SET
     if (rc != CURLE_OK)
         return err_set(e, ERR_INTERNAL, "configuring curl for %.*s: %s", url_print_len(x->url),
                        x->url, curl_easy_strerror(rc));
     return true;
+}
+
+/* Clears what a handle points to in its finished xfer (header and
+ * recipient lists, error buffer, read data), so nothing dangles while the
+ * handle waits in a pool or between blocking calls. */
+static void xfer_detach(CURL *easy)
+{
+    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, NULL);
+    curl_easy_setopt(easy, CURLOPT_MAIL_RCPT, NULL);
+    curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, NULL);
+    curl_easy_setopt(easy, CURLOPT_READDATA, NULL);
 }
 
 /* Turns a finished transfer's curl result into either a response (true) or
@@ -367,7 +459,13 @@ static bool xfer_finish(xfer *x, CURLcode rc, const resolved_options *o, err *e)
         return err_set(e, ERR_TIMEOUT, "%s %.*s: timed out (limit %ld ms, connect %ld ms): %s",
                        x->method, url_print_len(x->url), x->url, o->timeout_ms,
                        o->connect_timeout_ms, detail);
-    return err_set(e, ERR_HTTP, "%s %.*s: %s", x->method, url_print_len(x->url), x->url, detail);
+    err_set(e, ERR_HTTP, "%s %.*s: %s", x->method, url_print_len(x->url), x->url, detail);
+    /* A mail the relay refused failed with its last reply code (550): the
+     * caller tells a final refusal from a transient one by it. */
+    long code = 0;
+    curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
+    e->http_status = x->mail ? (int)code : 0;
+    return false;
 }
 
 /* ---- blocking ---- */
@@ -407,8 +505,7 @@ bool http_client_do(http_client *c, const http_request *req, http_response *resp
     }
     /* The handle keeps pointers to x's header list and buffers; clear them so
      * nothing dangles between calls. */
-    curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, NULL);
-    curl_easy_setopt(c->easy, CURLOPT_ERRORBUFFER, NULL);
+    xfer_detach(c->easy);
     *resp = x.resp;
     memset(&x.resp, 0, sizeof x.resp);
     xfer_free(&x);
@@ -586,8 +683,7 @@ static void active_unlink(http_async *a, xfer *x)
 static void async_release(http_async *a, xfer *x)
 {
     curl_multi_remove_handle(a->multi, x->easy);
-    curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, NULL);
-    curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, NULL);
+    xfer_detach(x->easy);
     if (a->pool_len < ASYNC_POOL_MAX && !a->closing)
         a->pool[a->pool_len++] = x->easy;
     else
@@ -654,8 +750,7 @@ static void async_check_done(http_async *a)
          * that submits again (retries, a bench refilling its window) can
          * reuse it at once. */
         curl_multi_remove_handle(a->multi, x->easy);
-        curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, NULL);
-        curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, NULL);
+        xfer_detach(x->easy);
         if (a->pool_len < ASYNC_POOL_MAX)
             a->pool[a->pool_len++] = x->easy;
         else

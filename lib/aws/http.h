@@ -38,12 +38,28 @@ const char *http_headers_get(const http_headers *h, const char *name);
 void http_headers_copy(http_headers *dst, const http_headers *src);
 void http_headers_free(http_headers *h);
 
+/* The envelope of a mail sent by SMTP (an http_request with mail set and an
+ * smtp:// or smtps:// URL; smtp:// upgrades with STARTTLS when the server
+ * offers it): the request's body is the message, headers and text, lines
+ * ending in CRLF. The response's status is the last SMTP reply code (250
+ * when accepted); a refused mail fails with ERR_HTTP and the relay's reply
+ * code in e->http_status (550). Strings are copied; the password is wiped
+ * after. */
+typedef struct http_mail {
+    const char *from;        /* envelope sender: "<a@example.com>" */
+    const char *const *rcpt; /* envelope recipients, same form */
+    size_t nrcpt;            /* at least one */
+    const char *user;        /* NULL: no AUTH */
+    const char *password;    /* NULL with user: none */
+} http_mail;
+
 typedef struct http_request {
-    const char *method;          /* "GET", "POST", ... */
+    const char *method;          /* "GET", "POST", ...; ignored for mail */
     const char *url;             /* absolute, query included */
-    const http_headers *headers; /* may be NULL */
+    const http_headers *headers; /* may be NULL; not for mail */
     const void *body;            /* may be NULL */
     size_t body_len;
+    const http_mail *mail; /* NULL: HTTP */
 } http_request;
 
 typedef struct http_response {

@@ -7,7 +7,6 @@
 #include "core/xmalloc.h"
 #include "db/db.h"
 
-#include <curl/curl.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <stdio.h>
@@ -15,8 +14,7 @@
 #include <string.h>
 #include <time.h>
 
-#define RESOURCES_MAX   50 /* per-resource lines in a summary; the job's result has all */
-#define SMTP_TIMEOUT_MS 10000L
+#define RESOURCES_MAX 50 /* per-resource lines in a summary; the job's result has all */
 
 typedef struct notify {
     wjob *j;
@@ -226,40 +224,39 @@ static bool post(notify *n, const char *url, const http_headers *h, const char *
     return true;
 }
 
-/* The message of an e-mail, fed to libcurl. */
-typedef struct mail {
-    const char *text;
-    size_t len, at;
-} mail;
-
-static size_t mail_read(char *buf, size_t size, size_t nmemb, void *arg)
+/* Sends by SMTP through the loop's asynchronous client (lib/aws/http's
+ * http_mail): nothing blocks the worker while the relay answers. on_mail
+ * gets the last SMTP reply (250 when accepted). False with e when the mail
+ * could not be started (settings incomplete). */
+static void on_mail(const http_response *resp, const err *e, void *arg)
 {
-    mail *m = arg;
-    size_t n = size * nmemb;
-    if (n > m->len - m->at)
-        n = m->len - m->at;
-    memcpy(buf, m->text + m->at, n);
-    m->at += n;
-    return n;
+    notify *n = arg;
+    if (!wjob_resume(n->j))
+        return;
+    /* A 5xx reply is the relay refusing for good; no answer or a 4xx is
+     * transient (the queue retries). */
+    if (resp) {
+        delivered(n, 200, NULL);
+        return;
+    }
+    char why[ERR_MESSAGE_MAX + 32];
+    if (e->http_status)
+        snprintf(why, sizeof why, "%s (SMTP reply %d)", e->message, e->http_status);
+    else
+        snprintf(why, sizeof why, "%s", e->message);
+    delivered(n, e->http_status >= 500 ? 400 : 0, why);
 }
 
-/* Sends by SMTP, blocking for at most SMTP_TIMEOUT_MS. *status gets the SMTP
- * reply code of the last command (250 when accepted). False with why when
- * the transfer failed. */
-static bool smtp_send(const json_t *config, const char *password, const char *subject,
-                      const char *text, long *status, char *why, size_t whyn)
+static bool smtp_send(notify *n, const json_t *config, const char *password, const char *subject,
+                      const char *text, err *e)
 {
     const char *url = json_string_value(json_object_get(config, "smtp_url"));
     const char *from = json_string_value(json_object_get(config, "from"));
     const char *user = json_string_value(json_object_get(config, "username"));
     const json_t *to = json_object_get(config, "to");
-    CURL *c = curl_easy_init();
-    if (c == NULL || url == NULL || from == NULL) {
-        curl_easy_cleanup(c);
-        snprintf(why, whyn, "channel settings incomplete");
-        return false;
-    }
-    struct curl_slist *rcpt = NULL;
+    size_t nto = json_array_size(to);
+    if (url == NULL || from == NULL || nto == 0)
+        return err_set(e, ERR_CONFIG, "channel settings incomplete");
     strbuf msg = STRBUF_INIT;
     char date[64];
     time_t now = time(NULL);
@@ -267,12 +264,11 @@ static bool smtp_send(const json_t *config, const char *password, const char *su
     gmtime_r(&now, &tm);
     strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S +0000", &tm);
     strbuf_printf(&msg, "Date: %s\r\nFrom: <%s>\r\nTo: ", date, from);
-    for (size_t i = 0; i < json_array_size(to); i++) {
+    char **rcpt = xcalloc(nto, sizeof *rcpt);
+    for (size_t i = 0; i < nto; i++) {
         const char *a = json_string_value(json_array_get(to, i));
-        char addr[400];
-        snprintf(addr, sizeof addr, "<%s>", a);
-        rcpt = curl_slist_append(rcpt, addr);
-        strbuf_printf(&msg, "%s<%s>", i ? ", " : "", a);
+        rcpt[i] = xasprintf("<%s>", a ? a : "");
+        strbuf_printf(&msg, "%s<%s>", i ? ", " : "", a ? a : "");
     }
     strbuf_printf(&msg,
                   "\r\nSubject: %s\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; "
@@ -285,34 +281,23 @@ static bool smtp_send(const json_t *config, const char *password, const char *su
         else
             strbuf_append(&msg, p, 1);
     }
-    char mail_from[400];
-    snprintf(mail_from, sizeof mail_from, "<%s>", from);
-    mail m = {msg.buf, msg.len, 0};
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_MAIL_FROM, mail_from);
-    curl_easy_setopt(c, CURLOPT_MAIL_RCPT, rcpt);
-    curl_easy_setopt(c, CURLOPT_READFUNCTION, mail_read);
-    curl_easy_setopt(c, CURLOPT_READDATA, &m);
-    curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, SMTP_TIMEOUT_MS);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    /* smtp:// upgrades with STARTTLS when the server offers it. */
-    curl_easy_setopt(c, CURLOPT_USE_SSL, (long)CURLUSESSL_TRY);
-    if (user)
-        curl_easy_setopt(c, CURLOPT_USERNAME, user);
-    if (password)
-        curl_easy_setopt(c, CURLOPT_PASSWORD, password);
-    CURLcode rc = curl_easy_perform(c);
-    long code = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-    *status = code;
-    if (rc != CURLE_OK)
-        snprintf(why, whyn, "SMTP: %s", curl_easy_strerror(rc));
-    curl_slist_free_all(rcpt);
-    curl_easy_cleanup(c);
+    char *mail_from = xasprintf("<%s>", from);
+    http_mail m = {.from = mail_from,
+                   .rcpt = (const char *const *)rcpt,
+                   .nrcpt = nto,
+                   .user = user,
+                   .password = user ? password : NULL};
+    http_request req = {.url = url, .body = msg.buf, .body_len = msg.len, .mail = &m};
+    wjob_hold(n->j);
+    bool ok = http_async_submit(n->j->env->http, &req, on_mail, n, e);
+    if (!ok)
+        wjob_resume(n->j);
+    for (size_t i = 0; i < nto; i++)
+        free(rcpt[i]);
+    free(rcpt);
+    free(mail_from);
     strbuf_free(&msg);
-    return rc == CURLE_OK;
+    return ok;
 }
 
 /* Opens the channel's sealed secret (hex text from encode(..., 'hex')). */
@@ -446,14 +431,9 @@ void job_notify_start(wjob *j)
         const char *url = json_string_value(json_object_get(config, "url"));
         sent = url && post(n, url, &h, body, &e);
     } else {
-        long status = 0;
-        char why[300] = "";
-        bool ok = smtp_send(config, (const char *)secret, head, text, &status, why, sizeof why);
-        snprintf(n->host, sizeof n->host, "%.255s",
-                 json_string_value(json_object_get(config, "smtp_url")));
-        /* libcurl gives the last SMTP reply (250 accepted); its failure is
-         * transient unless the server refused with a 5xx reply. */
-        delivered(n, ok ? 200 : status >= 500 ? 400 : 0, ok ? NULL : why);
+        const char *smtp_url = json_string_value(json_object_get(config, "smtp_url"));
+        snprintf(n->host, sizeof n->host, "%.255s", smtp_url ? smtp_url : "?");
+        sent = smtp_send(n, config, (const char *)secret, head, text, &e);
     }
     http_headers_free(&h);
     if (!sent)

@@ -14,6 +14,7 @@ import http.server
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -78,6 +79,57 @@ def start_smtp():
     return port, got
 
 
+def start_smtp_refusing():
+    """A relay that takes the mail and refuses it for good (550)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import smtpd
+
+    class S(smtpd.SMTPServer):
+        def process_message(self, peer, mailfrom, rcpttos, data, **kw):
+            return "550 5.1.1 mailbox unavailable"
+
+    s = S(("127.0.0.1", 0), None)
+    return s.socket.getsockname()[1]  # served by start_smtp's asyncore loop
+
+
+def start_delay(target_port, delay):
+    """A TCP relay to target_port that says nothing for `delay` seconds after
+    each connection: an SMTP server slow to greet."""
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(8)
+
+    def pipe(a, b):
+        try:
+            while True:
+                d = a.recv(65536)
+                if not d:
+                    break
+                b.sendall(d)
+        except OSError:
+            pass
+        finally:
+            for s in (a, b):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def serve():
+        while True:
+            c, _ = lsock.accept()
+
+            def one(c=c):
+                time.sleep(delay)
+                u = socket.create_connection(("127.0.0.1", target_port))
+                threading.Thread(target=pipe, args=(u, c), daemon=True).start()
+                pipe(c, u)
+            threading.Thread(target=one, daemon=True).start()
+    threading.Thread(target=serve, daemon=True).start()
+    return lsock.getsockname()[1]
+
+
 def start_worker(binary, db_url):
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("ESCHER_WORKER_") and not k.startswith("AWS_")}
@@ -105,6 +157,10 @@ def run(stack, routes, res, worker_bin):
     recv = Receiver()
     base = f"http://127.0.0.1:{recv.port}"
     smtp_port, mails = start_smtp()
+    refusing_port = start_smtp_refusing()
+    # The e-mail channel's relay greets 3 s late: the worker's loop must go
+    # on with the webhooks meanwhile (SMTP is asynchronous too).
+    slow_port = start_delay(smtp_port, 3.0)
     recv.script["/flaky"] = [500, 200]
     recv.script["/gone"] = [404]
 
@@ -120,16 +176,20 @@ def run(stack, routes, res, worker_bin):
                   "hmac_key": HMAC_KEY, "events": ["succeeded"]}, "a webhook answering 500 once")
     gone = make({"name": "gone", "kind": "webhook", "url": base + "/gone",
                  "hmac_key": HMAC_KEY, "events": ["succeeded"]}, "a webhook answering 404")
-    mail = make({"name": "mail", "kind": "email", "smtp_url": f"smtp://127.0.0.1:{smtp_port}",
+    mail = make({"name": "mail", "kind": "email", "smtp_url": f"smtp://127.0.0.1:{slow_port}",
                  "from": "escher@example.com", "to": ["ops@example.com"], "password": "smtp-pass",
                  "username": "escher", "events": ["failed"]}, "an e-mail channel")
+    refused = make({"name": "refused", "kind": "email",
+                    "smtp_url": f"smtp://127.0.0.1:{refusing_port}", "from": "escher@example.com",
+                    "to": ["nobody@example.com"], "events": ["succeeded"]},
+                   "an e-mail channel whose relay refuses")
     res.check(slack["config"] == {"host": f"127.0.0.1:{recv.port}"} and slack["secret_set"],
               "the Slack channel shows only the URL's host and secret_set", str(slack))
     res.check(hook["config"]["url"] == base + "/hook" and hook["secret_set"]
               and hook["events"] == ["failed", "partial"], "the webhook's answer", str(hook))
     listing = c.call("GET", "/v1/channels", token=a.tokens["viewer"])
-    res.check(listing.status == 200 and len(listing.json["items"]) == 5,
-              "a viewer lists the 5 channels", listing.short())
+    res.check(listing.status == 200 and len(listing.json["items"]) == 6,
+              "a viewer lists the 6 channels", listing.short())
     text = json.dumps(listing.json)
     res.check(SLACK_SECRET not in text and HMAC_KEY not in text and "smtp-pass" not in text,
               "no secret in GET /v1/channels")
@@ -146,7 +206,7 @@ def run(stack, routes, res, worker_bin):
     res.check(tst.status == 202, "POST /v1/channels/{id}/test queues a test", tst.short())
     db = stack.db
     audit = db.value("SELECT count(*) FROM audit_log WHERE action LIKE 'channels.%'")
-    res.check(int(audit) == 7, "every channel mutation is audited", audit)
+    res.check(int(audit) == 8, "every channel mutation is audited", audit)
 
     # A "succeeded" run notification queued directly, as job_notify_enqueue would.
     run_summary = {"job": "00000000-0000-4000-8000-000000000001", "state": "succeeded",
@@ -155,7 +215,7 @@ def run(stack, routes, res, worker_bin):
                    "resources": [{"account": "111111111111", "region": "us-east-1",
                                   "id": "i-0123", "outcome": "stopped"}],
                    "resources_total": 1, "errors": []}
-    for ch in (flaky, gone):
+    for ch in (flaky, gone, refused):
         db.value("INSERT INTO jobs (tenant_id, kind, payload, created_by) VALUES"
                  " (:'v1', 'notify.deliver', :'v2'::jsonb, 'test') RETURNING id", a.id,
                  json.dumps({"channel": ch["id"], "event": "succeeded", "run": run_summary}))
@@ -173,7 +233,7 @@ def run(stack, routes, res, worker_bin):
     while time.time() < deadline:
         pending = db.value("SELECT count(*) FROM jobs WHERE state IN ('queued', 'leased')")
         n = db.value("SELECT count(*) FROM jobs WHERE kind = 'notify.deliver'")
-        if pending == "0" and int(n) >= 6:
+        if pending == "0" and int(n) >= 7:
             break
         time.sleep(0.3)
     rows = db.rows("SELECT kind, state, attempts, coalesce(last_error, ''), payload->>'channel',"
@@ -219,6 +279,19 @@ def run(stack, routes, res, worker_bin):
     res.check(len(mails) == 1 and mails[0][1] == ["ops@example.com"]
               and b"Subject: Escher: ec2.stop run failed" in mails[0][2],
               "the e-mail went out over SMTP with its subject", str(mails)[:500])
+    rj = [r for r in by_channel.get(refused["id"], []) if r[5] == ""]
+    res.check(rj and rj[0][1] == "failed" and rj[0][2] == "1" and "not retried" in rj[0][3]
+              and "SMTP reply 550" in rj[0][3],
+              "a relay's 550 fails for good after one attempt", str(rj))
+    # The slow relay held the mail 3 s; the webhooks of the same run's end
+    # were delivered meanwhile, not after it.
+    ends = dict(db.rows("SELECT payload->>'channel', extract(epoch FROM finished_at)::text"
+                        " FROM jobs WHERE kind = 'notify.deliver' AND idempotency_key LIKE"
+                        " 'notify:%%'"))
+    t_mail, t_hook = float(ends.get(mail["id"], 0)), float(ends.get(hook["id"], 0))
+    res.check(t_mail and t_hook and t_mail - t_hook > 2.0,
+              "SMTP does not hold the worker's loop: the webhook was done while the relay was "
+              "silent", f"mail {t_mail:.2f}, webhook {t_hook:.2f}")
 
     wp.send_signal(signal.SIGTERM)
     try:

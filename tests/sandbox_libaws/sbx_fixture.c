@@ -294,7 +294,7 @@ json_t *sbx_admin(sbx *s, const char *method, const char *path, const char *body
     http_headers h = HTTP_HEADERS_INIT;
     if (body)
         http_headers_add(&h, "Content-Type", "application/json");
-    http_request req = {method, url, &h, body, body ? strlen(body) : 0};
+    http_request req = {method, url, &h, body, body ? strlen(body) : 0, NULL};
     http_response resp = HTTP_RESPONSE_INIT;
     err e = {0};
     bool ok = http_client_do(s->admin, &req, &resp, &e);

@@ -146,7 +146,7 @@ static void on_done(const http_response *resp, const err *e, void *arg);
 
 static void submit_one(run *r)
 {
-    http_request req = {"GET", r->url, NULL, NULL, 0};
+    http_request req = {"GET", r->url, NULL, NULL, 0, NULL};
     err e;
     if (!http_async_submit(r->a, &req, on_done, r, &e)) {
         fprintf(stderr, "bench_http: submit: %s\n", e.message);
@@ -195,7 +195,7 @@ static double blocking_run(const char *url, long n)
     http_client *c = http_client_new(NULL);
     uint64_t t0 = timeutil_mono_ns();
     for (long i = 0; i < n; i++) {
-        http_request req = {"GET", url, NULL, NULL, 0};
+        http_request req = {"GET", url, NULL, NULL, 0, NULL};
         http_response resp = HTTP_RESPONSE_INIT;
         err e;
         if (!http_client_do(c, &req, &resp, &e) || resp.status != 200) {

@@ -142,7 +142,7 @@ static void test_blocking_get(void **state)
     char *u = url("/path?q=1");
     http_headers hs = HTTP_HEADERS_INIT;
     http_headers_add(&hs, "X-Test", "hello world");
-    http_request req = {"GET", u, &hs, NULL, 0};
+    http_request req = {"GET", u, &hs, NULL, 0, NULL};
     http_response resp = HTTP_RESPONSE_INIT;
     err e;
     assert_true(http_client_do(c, &req, &resp, &e));
@@ -170,7 +170,7 @@ static void test_blocking_methods_and_bodies(void **state)
         http_headers hs = HTTP_HEADERS_INIT;
         http_headers_add(&hs, "Content-Type", "application/x-amz-json-1.1");
         char *body = xasprintf("{\"i\":%zu}", i);
-        http_request req = {methods[i], u, &hs, body, strlen(body)};
+        http_request req = {methods[i], u, &hs, body, strlen(body), NULL};
         http_response resp = HTTP_RESPONSE_INIT;
         err e;
         assert_true(http_client_do(c, &req, &resp, &e));
@@ -187,14 +187,14 @@ static void test_blocking_methods_and_bodies(void **state)
         free(body);
     }
     /* HEAD: headers, no body; then GET on the same handle gets a body again */
-    http_request head = {"HEAD", u, NULL, NULL, 0};
+    http_request head = {"HEAD", u, NULL, NULL, 0, NULL};
     http_response resp = HTTP_RESPONSE_INIT;
     assert_true(http_client_do(c, &head, &resp, NULL));
     assert_int_equal(resp.status, 200);
     assert_int_equal(resp.body.len, 0);
     assert_string_equal(http_headers_get(&resp.headers, "X-Echo-Method"), "HEAD");
     http_response_free(&resp);
-    http_request get = {"GET", u, NULL, NULL, 0};
+    http_request get = {"GET", u, NULL, NULL, 0, NULL};
     assert_true(http_client_do(c, &get, &resp, NULL));
     assert_string_equal(strbuf_str(&resp.body), "GET /m");
     pthread_mutex_lock(&S.lock);
@@ -216,7 +216,7 @@ static void test_blocking_statuses_and_big_body(void **state)
         pthread_mutex_lock(&S.lock);
         S.status = statuses[i];
         pthread_mutex_unlock(&S.lock);
-        http_request req = {"GET", u, NULL, NULL, 0};
+        http_request req = {"GET", u, NULL, NULL, 0, NULL};
         http_response resp = HTTP_RESPONSE_INIT;
         err e;
         assert_true(http_client_do(c, &req, &resp, &e)); /* any status is an answer */
@@ -227,7 +227,7 @@ static void test_blocking_statuses_and_big_body(void **state)
     S.status = 200;
     S.big_body = 3 * 1024 * 1024 + 7;
     pthread_mutex_unlock(&S.lock);
-    http_request req = {"GET", u, NULL, NULL, 0};
+    http_request req = {"GET", u, NULL, NULL, 0, NULL};
     http_response resp = HTTP_RESPONSE_INIT;
     assert_true(http_client_do(c, &req, &resp, NULL));
     assert_int_equal(resp.body.len, 3 * 1024 * 1024 + 7);
@@ -247,7 +247,7 @@ static void test_blocking_timeout(void **state)
     http_options o = {.timeout_ms = 300};
     http_client *c = http_client_new(&o);
     char *u = url("/slow?X-Amz-Security-Token=secret");
-    http_request req = {"GET", u, NULL, NULL, 0};
+    http_request req = {"GET", u, NULL, NULL, 0, NULL};
     http_response resp = HTTP_RESPONSE_INIT;
     err e;
     uint64_t t0 = timeutil_mono_ms();
@@ -274,7 +274,7 @@ static void test_blocking_refused_and_dropped(void **state)
     (void)state;
     http_client *c = http_client_new(NULL);
     char *u = xasprintf("http://127.0.0.1:%d/x", dead_port());
-    http_request req = {"GET", u, NULL, NULL, 0};
+    http_request req = {"GET", u, NULL, NULL, 0, NULL};
     http_response resp = HTTP_RESPONSE_INIT;
     err e;
     assert_false(http_client_do(c, &req, &resp, &e));
@@ -303,17 +303,17 @@ static void test_blocking_invalid_input(void **state)
     http_client *c = http_client_new(NULL);
     http_response resp = HTTP_RESPONSE_INIT;
     err e;
-    http_request r1 = {"GET", "ftp://example.com/", NULL, NULL, 0};
+    http_request r1 = {"GET", "ftp://example.com/", NULL, NULL, 0, NULL};
     assert_false(http_client_do(c, &r1, &resp, &e));
     assert_int_equal(e.code, ERR_INVALID);
     assert_non_null(strstr(e.message, "ftp://example.com/"));
-    http_request r2 = {"G T", "http://127.0.0.1:1/", NULL, NULL, 0};
+    http_request r2 = {"G T", "http://127.0.0.1:1/", NULL, NULL, 0, NULL};
     assert_false(http_client_do(c, &r2, &resp, &e));
     assert_int_equal(e.code, ERR_INVALID);
     assert_non_null(strstr(e.message, "G T"));
     http_headers hs = HTTP_HEADERS_INIT;
     http_headers_add(&hs, "X-Evil", "a\r\nInjected: 1");
-    http_request r3 = {"GET", "http://127.0.0.1:1/", &hs, NULL, 0};
+    http_request r3 = {"GET", "http://127.0.0.1:1/", &hs, NULL, 0, NULL};
     assert_false(http_client_do(c, &r3, &resp, &e));
     assert_int_equal(e.code, ERR_INVALID);
     assert_non_null(strstr(e.message, "X-Evil"));
@@ -386,7 +386,7 @@ static void test_async_single(void **state)
     http_headers hs = HTTP_HEADERS_INIT;
     http_headers_add(&hs, "X-Test", "async");
     char *body = xstrdup("payload");
-    http_request req = {"POST", u, &hs, body, strlen(body)};
+    http_request req = {"POST", u, &hs, body, strlen(body), NULL};
     c.in_submit = 1;
     assert_true(http_async_submit(a, &req, on_done, &c, NULL));
     c.in_submit = 0;
@@ -410,7 +410,7 @@ static void test_async_single(void **state)
     pthread_mutex_unlock(&S.lock);
     assert_int_equal(http_async_in_flight(a), 0);
     /* invalid input fails in submit without a callback */
-    http_request bad = {"GET", "gopher://x/", NULL, NULL, 0};
+    http_request bad = {"GET", "gopher://x/", NULL, NULL, 0, NULL};
     err e;
     assert_false(http_async_submit(a, &bad, on_done, &c, &e));
     assert_int_equal(e.code, ERR_INVALID);
@@ -435,7 +435,7 @@ static void test_async_many_concurrent(void **state)
     char *u = url("/many");
     uint64_t t0 = timeutil_mono_ms();
     for (int i = 0; i < N; i++) {
-        http_request req = {"GET", u, NULL, NULL, 0};
+        http_request req = {"GET", u, NULL, NULL, 0, NULL};
         assert_true(http_async_submit(a, &req, on_done, &c, NULL));
     }
     assert_int_equal(http_async_in_flight(a), N);
@@ -452,7 +452,7 @@ static void test_async_many_concurrent(void **state)
     S.delay_ms = 0;
     pthread_mutex_unlock(&S.lock);
     for (int i = 0; i < N; i++) {
-        http_request req = {"GET", u, NULL, NULL, 0};
+        http_request req = {"GET", u, NULL, NULL, 0, NULL};
         assert_true(http_async_submit(a, &req, on_done, &c, NULL));
     }
     run_until(&c, 20000);
@@ -476,7 +476,7 @@ static void test_async_max_host_connections(void **state)
     char *u = url("/limited");
     uint64_t t0 = timeutil_mono_ms();
     for (int i = 0; i < 8; i++) {
-        http_request req = {"GET", u, NULL, NULL, 0};
+        http_request req = {"GET", u, NULL, NULL, 0, NULL};
         assert_true(http_async_submit(a, &req, on_done, &c, NULL));
     }
     run_until(&c, 10000);
@@ -490,7 +490,7 @@ static void test_async_max_host_connections(void **state)
     async_ctx d = {.a = a, .base = base, .want = 8};
     t0 = timeutil_mono_ms();
     for (int i = 0; i < 8; i++) {
-        http_request req = {"GET", u, NULL, NULL, 0};
+        http_request req = {"GET", u, NULL, NULL, 0, NULL};
         assert_true(http_async_submit(a, &req, on_done, &d, NULL));
     }
     run_until(&d, 10000);
@@ -510,7 +510,7 @@ static void test_async_errors(void **state)
     http_async *a = http_async_new(base, &o);
     async_ctx c = {.a = a, .base = base, .want = 1};
     char *u = xasprintf("http://127.0.0.1:%d/refused", dead_port());
-    http_request req = {"GET", u, NULL, NULL, 0};
+    http_request req = {"GET", u, NULL, NULL, 0, NULL};
     assert_true(http_async_submit(a, &req, on_done, &c, NULL));
     run_until(&c, 5000);
     assert_int_equal(c.failed, 1);
@@ -554,7 +554,7 @@ static void resubmit_in_cancel(const http_response *resp, const err *e, void *ar
     async_ctx *c = arg;
     on_done(resp, e, arg);
     /* a callback trying to submit during free must be refused, not crash */
-    http_request req = {"GET", "http://127.0.0.1:1/", NULL, NULL, 0};
+    http_request req = {"GET", "http://127.0.0.1:1/", NULL, NULL, 0, NULL};
     err e2;
     assert_false(http_async_submit(c->a, &req, on_done, c, &e2));
 }
@@ -570,7 +570,7 @@ static void test_async_free_cancels(void **state)
     async_ctx c = {.a = a, .base = base};
     char *u = url("/never");
     for (int i = 0; i < 5; i++) {
-        http_request req = {"GET", u, NULL, NULL, 0};
+        http_request req = {"GET", u, NULL, NULL, 0, NULL};
         assert_true(http_async_submit(a, &req, resubmit_in_cancel, &c, NULL));
     }
     /* let some get connected and sent, so cancellation meets live sockets */
