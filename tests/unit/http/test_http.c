@@ -414,6 +414,21 @@ static void test_async_single(void **state)
     err e;
     assert_false(http_async_submit(a, &bad, on_done, &c, &e));
     assert_int_equal(e.code, ERR_INVALID);
+    /* Mail: only smtp:// and smtps://, a sender and a recipient, no CR or
+     * LF in the envelope (it would be an SMTP command of its own). */
+    const char *rcpt[] = {"<ops@example.com>"}, *bad_rcpt[] = {"<a@b>\r\nRCPT TO:<x@y>"};
+    http_mail m = {.from = "<e@example.com>", .rcpt = rcpt, .nrcpt = 1};
+    http_request mail = {.url = "http://127.0.0.1:1/", .body = "x", .body_len = 1, .mail = &m};
+    assert_false(http_async_submit(a, &mail, on_done, &c, &e));
+    assert_non_null(strstr(e.message, "is not smtp:// or smtps://"));
+    mail.url = "smtp://127.0.0.1:1";
+    m.nrcpt = 0;
+    assert_false(http_async_submit(a, &mail, on_done, &c, &e));
+    assert_non_null(strstr(e.message, "without a sender or a recipient"));
+    m.rcpt = bad_rcpt;
+    m.nrcpt = 1;
+    assert_false(http_async_submit(a, &mail, on_done, &c, &e));
+    assert_non_null(strstr(e.message, "CR or LF"));
     assert_int_equal(http_async_in_flight(a), 0);
     http_async_free(a);
     assert_int_equal(c.done, 1);
