@@ -11,11 +11,11 @@
 #include "core/strbuf.h"
 #include "core/timeutil.h"
 #include "core/xmalloc.h"
+#include "support/tmpdir.h"
 
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -233,15 +233,6 @@ bool sbx_start_with(sbx *s, const sbx_config *c, err *e)
     return true;
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    remove(path);
-    return 0;
-}
-
 bool sbx_stop(sbx *s, err *e)
 {
     bool ok = true;
@@ -280,7 +271,7 @@ bool sbx_stop(sbx *s, err *e)
         s->pid = -1;
     }
     if (s->tmpdir[0])
-        nftw(s->tmpdir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+        tmpdir_remove(s->tmpdir);
     s->tmpdir[0] = '\0';
     return ok;
 }

@@ -9,11 +9,10 @@
 
 #include "core/strbuf.h"
 #include "core/timeutil.h"
-#include "db/migrate.h"
+#include "support/tmpdir.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -113,25 +112,6 @@ static void track(pid_t pid, pid_t replace)
 
 /* ---- setup ---- */
 
-/* url with its user replaced by user. */
-static void with_user(char *out, size_t n, const char *url, const char *user)
-{
-    const char *scheme = strstr(url, "://");
-    assert_non_null(scheme);
-    const char *host = scheme + 3;
-    const char *at = strchr(host, '@');
-    const char *slash = strchr(host, '/');
-    if (at && (slash == NULL || at < slash))
-        host = at + 1;
-    snprintf(out, n, "%.*s%s@%s", (int)(scheme + 3 - url), url, user, host);
-}
-
-static void quiet(void *arg, const char *message)
-{
-    (void)arg;
-    (void)message; /* "role ... does not exist, skipping" and the like */
-}
-
 static void make_tenant(const char *name, char id[40])
 {
     char xid[64];
@@ -148,40 +128,14 @@ int st_setup(void **state)
             "ESCHER_TEST_PG_URL is unset: every scheduler test skips (run tests/run.sh)\n");
         return 0;
     }
-    const char *tmp = getenv("TMPDIR");
-    snprintf(S.tmpdir, sizeof S.tmpdir, "%s/escher-stest-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (mkdtemp(S.tmpdir) == NULL)
-        fail_msg("mkdtemp: %s", strerror(errno));
-    S.conn = pgtest_connect(&S.db);
-    PQsetNoticeProcessor(S.conn, quiet, NULL);
-    const char *src = getenv("ESCHER_SOURCE_DIR");
-    char dir[1024];
-    snprintf(dir, sizeof dir, "%s/migrations", src ? src : ".");
-    err e = {0};
-    if (!migrate_apply(S.conn, dir, NULL, &e))
-        fail_msg("migrate_apply %s: %s", dir, e.message);
+    tmpdir_make(S.tmpdir, sizeof S.tmpdir, "escher-stest");
+    S.conn = pgtest_migrated(&S.db);
     /* A login role that is only a member of escher_worker, as in production:
      * the scheduler must SET ROLE itself to see every tenant's schedules. */
-    snprintf(S.role, sizeof S.role, "escher_st_%ld", (long)getpid());
-    char sql[256];
-    snprintf(sql, sizeof sql, "DROP ROLE IF EXISTS %s", S.role);
-    st_exec(sql);
-    snprintf(sql, sizeof sql, "CREATE ROLE %s LOGIN NOSUPERUSER NOBYPASSRLS IN ROLE escher_worker",
-             S.role);
-    st_exec(sql);
-    with_user(S.url, sizeof S.url, S.db.url, S.role);
+    pgtest_login_role(&S.db, S.conn, "escher_st", "escher_worker", S.url, sizeof S.url);
     make_tenant("sched-a", S.tenant_a);
     make_tenant("sched-b", S.tenant_b);
     S.ready = true;
-    return 0;
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    remove(path);
     return 0;
 }
 
@@ -193,12 +147,7 @@ int st_teardown(void **state)
         return 0;
     PQfinish(S.conn);
     pgtest_drop(&S.db);
-    PGconn *admin = PQconnectdb(S.db.admin);
-    char sql[128];
-    snprintf(sql, sizeof sql, "DROP ROLE IF EXISTS %s", S.role);
-    PQclear(PQexec(admin, sql));
-    PQfinish(admin);
-    nftw(S.tmpdir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    tmpdir_remove(S.tmpdir);
     return 0;
 }
 

@@ -18,9 +18,8 @@
 typedef struct stest {
     bool ready; /* false: no test database, every test skips */
     pgtest db;
-    PGconn *conn; /* the test program's own (superuser) connection */
-    char role[64];
-    char url[600]; /* the test database as `role` */
+    PGconn *conn;  /* the test program's own (superuser) connection */
+    char url[600]; /* the test database as db.role (a member of escher_worker) */
     char tmpdir[256];
     char tenant_a[40], tenant_b[40];
     int nlogs;

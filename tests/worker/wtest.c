@@ -10,11 +10,10 @@
 #include "core/strbuf.h"
 #include "core/timeutil.h"
 #include "core/xmalloc.h"
-#include "db/migrate.h"
+#include "support/tmpdir.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -174,19 +173,6 @@ static void start_sandbox(void)
 
 /* ---- database ---- */
 
-/* url with its user replaced by user. */
-static void with_user(char *out, size_t n, const char *url, const char *user)
-{
-    const char *scheme = strstr(url, "://");
-    assert_non_null(scheme);
-    const char *host = scheme + 3;
-    const char *at = strchr(host, '@');
-    const char *slash = strchr(host, '/');
-    if (at && (slash == NULL || at < slash))
-        host = at + 1;
-    snprintf(out, n, "%.*s%s@%s", (int)(scheme + 3 - url), url, user, host);
-}
-
 static void make_tenant(const char *name, const char *xid, char id[QUEUE_ID_LEN])
 {
     const char *p[2] = {name, xid};
@@ -194,33 +180,13 @@ static void make_tenant(const char *name, const char *xid, char id[QUEUE_ID_LEN]
               QUEUE_ID_LEN);
 }
 
-static void quiet(void *arg, const char *message)
-{
-    (void)arg;
-    (void)message; /* "role ... does not exist, skipping" and the like */
-}
-
 static void setup_db(void)
 {
-    W.conn = pgtest_connect(&W.db);
-    PQsetNoticeProcessor(W.conn, quiet, NULL);
-    const char *src = getenv("ESCHER_SOURCE_DIR");
-    char dir[1024];
-    snprintf(dir, sizeof dir, "%s/migrations", src ? src : ".");
-    err e;
-    int n = 0;
-    if (!migrate_apply(W.conn, dir, &n, &e))
-        fail_msg("migrate_apply %s: %s", dir, e.message);
+    W.conn = pgtest_migrated(&W.db);
     /* A login role that is only a member of escher_worker, as in production:
      * the worker must SET ROLE escher_worker itself to see every tenant. */
-    snprintf(W.role, sizeof W.role, "escher_wt_%ld", (long)getpid());
-    char sql[256];
-    snprintf(sql, sizeof sql, "DROP ROLE IF EXISTS %s", W.role);
-    wt_exec(sql);
-    snprintf(sql, sizeof sql, "CREATE ROLE %s LOGIN NOSUPERUSER NOBYPASSRLS IN ROLE escher_worker",
-             W.role);
-    wt_exec(sql);
-    with_user(W.worker_url, sizeof W.worker_url, W.db.url, W.role);
+    pgtest_login_role(&W.db, W.conn, "escher_wt", "escher_worker", W.worker_url,
+                      sizeof W.worker_url);
     make_tenant("tenant-a", WT_EXTERNAL_ID, W.tenant_a);
     make_tenant("tenant-b", WT_WRONG_ID, W.tenant_b);
 }
@@ -232,23 +198,11 @@ int wt_setup(void **state)
         print_message("ESCHER_TEST_PG_URL is unset: every worker test skips (run tests/run.sh)\n");
         return 0;
     }
-    const char *tmp = getenv("TMPDIR");
-    snprintf(W.tmpdir, sizeof W.tmpdir, "%s/escher-wtest-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (mkdtemp(W.tmpdir) == NULL)
-        fail_msg("mkdtemp: %s", strerror(errno));
+    tmpdir_make(W.tmpdir, sizeof W.tmpdir, "escher-wtest");
     W.jobs = json_array();
     setup_db();
     start_sandbox();
     W.ready = true;
-    return 0;
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    remove(path);
     return 0;
 }
 
@@ -261,15 +215,10 @@ int wt_teardown(void **state)
     bool ok = sbx_stop(&W.sb, &e);
     PQfinish(W.conn);
     pgtest_drop(&W.db);
-    PGconn *admin = PQconnectdb(W.db.admin);
-    char sql[128];
-    snprintf(sql, sizeof sql, "DROP ROLE IF EXISTS %s", W.role);
-    PQclear(PQexec(admin, sql));
-    PQfinish(admin);
     for (size_t i = 0; i < W.nlogs; i++)
         free(W.logs[i]);
     json_decref(W.jobs);
-    nftw(W.tmpdir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    tmpdir_remove(W.tmpdir);
     if (!ok)
         fprintf(stderr, "sandbox stop: %s\n", e.message);
     return ok ? 0 : -1;
@@ -435,4 +384,32 @@ json_t *wt_job_result(const char *job)
     if (r == NULL)
         fail_msg("job %s has no result", job);
     return r;
+}
+
+void wt_set_tag(json_t *obj, const char *key, const char *value)
+{
+    json_t *tags = json_object_get(obj, "tags");
+    if (!json_is_array(tags)) {
+        tags = json_array();
+        json_object_set_new(obj, "tags", tags);
+    }
+    for (size_t t = 0; t < json_array_size(tags); t++) {
+        json_t *tag = json_array_get(tags, t);
+        if (strcmp(json_string_value(json_object_get(tag, "Key")), key) == 0) {
+            json_object_set_new(tag, "Value", json_string(value));
+            return;
+        }
+    }
+    json_array_append_new(tags, json_pack("{s:s, s:s}", "Key", key, "Value", value));
+}
+
+const char *wt_tag_of(const json_t *x, const char *key)
+{
+    json_t *tags = json_object_get(x, "tags");
+    for (size_t t = 0; t < json_array_size(tags); t++) {
+        json_t *tag = json_array_get(tags, t);
+        if (strcmp(json_string_value(json_object_get(tag, "Key")), key) == 0)
+            return json_string_value(json_object_get(tag, "Value"));
+    }
+    return NULL;
 }

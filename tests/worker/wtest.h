@@ -27,9 +27,8 @@ typedef struct wtest {
     bool ready; /* false: no test database, every test skips */
     sbx sb;
     pgtest db;
-    PGconn *conn; /* the test program's own (superuser) connection */
-    char role[64];
-    char worker_url[600]; /* the test database as `role` */
+    PGconn *conn;         /* the test program's own (superuser) connection */
+    char worker_url[600]; /* the test database as db.role (a member of escher_worker) */
     char tmpdir[256];
     char tenant_a[QUEUE_ID_LEN]; /* ExternalId WT_EXTERNAL_ID */
     char tenant_b[QUEUE_ID_LEN]; /* ExternalId WT_WRONG_ID */
@@ -107,5 +106,12 @@ json_t *wt_job_result(const char *job);
 
 /* PUT /faults with body. */
 void wt_faults(const char *body);
+
+/* Sets tag key to value on a sandbox world object (GET /state's "tags"
+ * list of {"Key", "Value"}), adding the list or the tag when missing. */
+void wt_set_tag(json_t *obj, const char *key, const char *value);
+
+/* The value of tag key on a world object, or NULL. Borrowed from x. */
+const char *wt_tag_of(const json_t *x, const char *key);
 
 #endif

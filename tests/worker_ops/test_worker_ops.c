@@ -36,19 +36,7 @@ static void tag_world(json_t *state)
             json_t *insts = json_object_get(json_array_get(regions, r), "instances");
             for (size_t k = 0; k < json_array_size(insts); k++) {
                 json_t *in = json_array_get(insts, k);
-                json_t *tags = json_object_get(in, "tags");
-                const char *env = k % 2 == 0 ? "dev" : "prod";
-                bool set = false;
-                for (size_t t = 0; t < json_array_size(tags); t++) {
-                    json_t *tag = json_array_get(tags, t);
-                    if (strcmp(json_string_value(json_object_get(tag, "Key")), "env") == 0) {
-                        json_object_set_new(tag, "Value", json_string(env));
-                        set = true;
-                    }
-                }
-                if (!set)
-                    json_array_append_new(tags,
-                                          json_pack("{s:s, s:s}", "Key", "env", "Value", env));
+                wt_set_tag(in, "env", k % 2 == 0 ? "dev" : "prod");
                 if (k % 4 == 0 &&
                     strcmp(json_string_value(json_object_get(in, "state")), "stopped") == 0)
                     json_object_set_new(in, "state", json_string("running"));
@@ -94,13 +82,8 @@ static world snapshot(void)
                 snprintf(x->id, sizeof x->id, "%s", json_string_value(json_object_get(in, "id")));
                 snprintf(x->state, sizeof x->state, "%s",
                          json_string_value(json_object_get(in, "state")));
-                json_t *tags = json_object_get(in, "tags");
-                for (size_t t = 0; t < json_array_size(tags); t++) {
-                    json_t *tag = json_array_get(tags, t);
-                    if (strcmp(json_string_value(json_object_get(tag, "Key")), "env") == 0)
-                        x->dev =
-                            strcmp(json_string_value(json_object_get(tag, "Value")), "dev") == 0;
-                }
+                const char *env = wt_tag_of(in, "env");
+                x->dev = env && strcmp(env, "dev") == 0;
                 x->member = wt_is_member(id);
             }
         }

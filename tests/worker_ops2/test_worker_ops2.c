@@ -25,23 +25,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void set_tag(json_t *obj, const char *key, const char *value)
-{
-    json_t *tags = json_object_get(obj, "tags");
-    if (!json_is_array(tags)) {
-        tags = json_array();
-        json_object_set_new(obj, "tags", tags);
-    }
-    for (size_t t = 0; t < json_array_size(tags); t++) {
-        json_t *tag = json_array_get(tags, t);
-        if (strcmp(json_string_value(json_object_get(tag, "Key")), key) == 0) {
-            json_object_set_new(tag, "Value", json_string(value));
-            return;
-        }
-    }
-    json_array_append_new(tags, json_pack("{s:s, s:s}", "Key", key, "Value", value));
-}
-
 /* Makes sure a region has at least two of a kind by cloning the first with
  * a new identity (id_key, plus "arn" when it has one). */
 static void at_least_two(json_t *region, const char *kind, const char *id_key, const char *acct)
@@ -82,9 +65,9 @@ static void tag_world(json_t *state)
                 json_t *arr = json_object_get(reg, kinds[k]);
                 for (size_t i = 0; i < json_array_size(arr); i++) {
                     json_t *x = json_array_get(arr, i);
-                    set_tag(x, "env", i % 2 == 0 ? "dev" : "prod");
+                    wt_set_tag(x, "env", i % 2 == 0 ? "dev" : "prod");
                     if (k == 0) {
-                        set_tag(x, "team", "blue");
+                        wt_set_tag(x, "team", "blue");
                         const char *st = json_string_value(json_object_get(x, "state"));
                         if (strcmp(st, "terminated") != 0)
                             json_object_set_new(x, "state",
@@ -102,17 +85,6 @@ static int group_setup(void **state)
 {
     W.edit_world = tag_world;
     return wt_setup(state);
-}
-
-static const char *tag_of(const json_t *x, const char *key)
-{
-    json_t *tags = json_object_get(x, "tags");
-    for (size_t t = 0; t < json_array_size(tags); t++) {
-        json_t *tag = json_array_get(tags, t);
-        if (strcmp(json_string_value(json_object_get(tag, "Key")), key) == 0)
-            return json_string_value(json_object_get(tag, "Value"));
-    }
-    return NULL;
 }
 
 /* Every object of kind in the world, each as {"account", "region", "x": the
@@ -149,7 +121,7 @@ static json_t *obj_of(const json_t *e)
 
 static bool dev_member(const json_t *e)
 {
-    const char *env = tag_of(obj_of(e), "env");
+    const char *env = wt_tag_of(obj_of(e), "env");
     return wt_is_member(acct_of(e)) && env && strcmp(env, "dev") == 0;
 }
 
@@ -294,8 +266,8 @@ static void test_tags_apply(void **state)
         json_t *b = json_array_get(insts, i), *a = json_array_get(now, i);
         bool live = strcmp(json_string_value(json_object_get(obj_of(b), "state")), "terminated");
         if (dev_member(b) && live) {
-            assert_string_equal(tag_of(obj_of(a), "owner"), "escher-test");
-            assert_null(tag_of(obj_of(a), "team"));
+            assert_string_equal(wt_tag_of(obj_of(a), "owner"), "escher-test");
+            assert_null(wt_tag_of(obj_of(a), "team"));
         } else if (!json_equal(json_object_get(obj_of(a), "tags"),
                                json_object_get(obj_of(b), "tags"))) {
             fail_msg("instance %s of %s changed tags",
@@ -374,15 +346,15 @@ static void test_snapshot_volumes(void **state)
     size_t marked = 0;
     for (size_t i = 0; i < json_array_size(snaps); i++) {
         json_t *s = obj_of(json_array_get(snaps, i));
-        const char *j = tag_of(s, "escher:job");
+        const char *j = wt_tag_of(s, "escher:job");
         if (j == NULL)
             continue;
         marked++;
         assert_string_equal(j, job);
         const char *vol = json_string_value(json_object_get(s, "volume_id"));
         assert_non_null(json_object_get(want, vol));
-        assert_string_equal(tag_of(s, "escher:volume"), vol);
-        assert_non_null(tag_of(s, "env")); /* the volume's tags copied */
+        assert_string_equal(wt_tag_of(s, "escher:volume"), vol);
+        assert_non_null(wt_tag_of(s, "env")); /* the volume's tags copied */
     }
     assert_int_equal(marked, nvol);
     json_decref(snaps);
@@ -604,8 +576,8 @@ static void test_delete_unattached(void **state)
         for (size_t k = 0; k < json_array_size(snaps) && !snapped; k++) {
             json_t *s = obj_of(json_array_get(snaps, k));
             const char *v = json_string_value(json_object_get(s, "volume_id"));
-            snapped = v && strcmp(v, id) == 0 && tag_of(s, "escher:job") &&
-                      strcmp(tag_of(s, "escher:job"), job) == 0;
+            snapped = v && strcmp(v, id) == 0 && wt_tag_of(s, "escher:job") &&
+                      strcmp(wt_tag_of(s, "escher:job"), job) == 0;
         }
         if (!snapped)
             fail_msg("volume %s was deleted without its snapshot", id);

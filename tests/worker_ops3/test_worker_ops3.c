@@ -34,23 +34,6 @@
 
 #define OLD_TYPE "t3.micro"
 
-static void set_tag(json_t *obj, const char *key, const char *value)
-{
-    json_t *tags = json_object_get(obj, "tags");
-    if (!json_is_array(tags)) {
-        tags = json_array();
-        json_object_set_new(obj, "tags", tags);
-    }
-    for (size_t t = 0; t < json_array_size(tags); t++) {
-        json_t *tag = json_array_get(tags, t);
-        if (strcmp(json_string_value(json_object_get(tag, "Key")), key) == 0) {
-            json_object_set_new(tag, "Value", json_string(value));
-            return;
-        }
-    }
-    json_array_append_new(tags, json_pack("{s:s, s:s}", "Key", key, "Value", value));
-}
-
 static void edit(json_t *state)
 {
     json_t *accounts = json_object_get(state, "accounts");
@@ -60,7 +43,7 @@ static void edit(json_t *state)
             json_t *arr = json_object_get(json_array_get(regions, r), "instances");
             for (size_t i = 0; i < json_array_size(arr); i++) {
                 json_t *x = json_array_get(arr, i);
-                set_tag(x, "env", i % 2 == 0 ? "dev" : "prod");
+                wt_set_tag(x, "env", i % 2 == 0 ? "dev" : "prod");
                 json_object_set_new(x, "type", json_string(OLD_TYPE));
                 const char *st = json_string_value(json_object_get(x, "state"));
                 if (strcmp(st, "terminated") != 0)
@@ -88,17 +71,6 @@ typedef struct world {
     inst *v;
     size_t n;
 } world;
-
-static const char *tag_of(const json_t *x, const char *key)
-{
-    json_t *tags = json_object_get(x, "tags");
-    for (size_t t = 0; t < json_array_size(tags); t++) {
-        json_t *tag = json_array_get(tags, t);
-        if (strcmp(json_string_value(json_object_get(tag, "Key")), key) == 0)
-            return json_string_value(json_object_get(tag, "Value"));
-    }
-    return NULL;
-}
 
 /* Every instance, in a stable order. GET /state shows the state last set;
  * "settle" reads a state whose transition time has passed as the one it
@@ -132,7 +104,7 @@ static world snapshot(bool settle)
                          json_string_value(json_object_get(x, "state")));
                 snprintf(in->type, sizeof in->type, "%s",
                          json_string_value(json_object_get(x, "type")));
-                const char *env = tag_of(x, "env");
+                const char *env = wt_tag_of(x, "env");
                 in->dev = wt_is_member(acct_id) && env && strcmp(env, "dev") == 0;
                 if (settle && strcmp(in->state, "stopping") == 0)
                     snprintf(in->state, sizeof in->state, "stopped");
