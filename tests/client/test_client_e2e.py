@@ -36,7 +36,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
 from e2elib import (PG, SANITIZER_RE, Stack, check, clean_env, instances, need,  # noqa: E402
-                    phase, run, start_sandbox, tag_world)
+                    phase, run)
 
 REGIONS = ["us-east-1", "eu-west-1"]
 DEV = json.dumps({"accounts": "all", "regions": "all", "selector": {"tags": {"env": ["dev"]}}})
@@ -95,27 +95,19 @@ class ClientE2E(Stack):
         self.a = self.bootstrap("A")
 
         phase("escher-sandbox: management + 3 members (one SUSPENDED), 2 regions")
-        first = start_sandbox(self.sandbox_bin, self.tmp, "sandbox-generate",
-                              ["--accounts", "3", "--regions", ",".join(REGIONS), "--seed", "5",
-                               "--external-id", self.a.external_id])
-        world = first.admin("GET", "/state")
-        first.proc.stop()
-        tag_world(world)
-        mgmt = [a["id"] for a in world["accounts"] if a["is_management"]]
-        need(len(mgmt) == 1, "the world has one management account")
-        self.mgmt = mgmt[0]
-        self.suspended = sorted(a["id"] for a in world["accounts"] if not a["is_management"])[2]
-        for a in world["accounts"]:
-            if a["id"] == self.suspended:
-                a["status"] = "SUSPENDED"
-        world_file = os.path.join(self.tmp, "world.json")
-        with open(world_file, "w") as f:
-            json.dump(world, f)
-        self.sb = start_sandbox(self.sandbox_bin, self.tmp, "sandbox",
-                                ["--world", world_file, "--external-id", self.a.external_id,
-                                 "--aws-config", self.aws_dir])
-        self.procs.append(self.sb.proc)
-        state = self.sb.admin("GET", "/state")
+        def suspend_one(world):
+            mgmt = [a["id"] for a in world["accounts"] if a["is_management"]]
+            need(len(mgmt) == 1, "the world has one management account")
+            self.mgmt = mgmt[0]
+            self.suspended = sorted(a["id"] for a in world["accounts"]
+                                    if not a["is_management"])[2]
+            for a in world["accounts"]:
+                if a["id"] == self.suspended:
+                    a["status"] = "SUSPENDED"
+
+        state = self.start_world_sandbox(["--accounts", "3", "--regions", ",".join(REGIONS),
+                                          "--seed", "5", "--external-id", self.a.external_id],
+                                         ["--external-id", self.a.external_id], suspend_one)
         self.hub_arn = state["hub"]["users"][0]["arn"]
         self.active = sorted(a["id"] for a in state["accounts"] if a["status"] == "ACTIVE")
         need(len(self.active) == 3 and self.suspended not in self.active,

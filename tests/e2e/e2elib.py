@@ -354,6 +354,26 @@ class Stack:
         print(f"  tenant {name}: {t.id}, external id {t.external_id}, manager {email}")
         return t
 
+    def start_world_sandbox(self, generate, serve=(), edit=None):
+        """escher-sandbox on a world made for the test: one generated with
+        the arguments `generate`, given env=dev/env=prod tags (tag_world) and
+        edit(world) when set, then served with `serve` added and its profiles
+        in self.aws_dir. Sets self.sb (stopped by close()) and returns its
+        GET /state."""
+        first = start_sandbox(self.sandbox_bin, self.tmp, "sandbox-generate", list(generate))
+        world = first.admin("GET", "/state")
+        first.proc.stop()
+        tag_world(world)
+        if edit:
+            edit(world)
+        world_file = os.path.join(self.tmp, "world.json")
+        with open(world_file, "w") as f:
+            json.dump(world, f)
+        self.sb = start_sandbox(self.sandbox_bin, self.tmp, "sandbox",
+                                ["--world", world_file, *serve, "--aws-config", self.aws_dir])
+        self.procs.append(self.sb.proc)
+        return self.sb.admin("GET", "/state")
+
     def start_api(self, *extra):
         """escher-api on a free port as the sandbox's principal (self.hub_arn)."""
         api = Proc("escher-api",

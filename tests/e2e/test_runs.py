@@ -27,8 +27,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2elib import (PG, Stack, check, instances, need, phase, run, start_sandbox,  # noqa: E402
-                    tag_world)
+from e2elib import (PG, Stack, check, instances, need, phase, run)  # noqa: E402
 
 REGIONS = ["us-east-1", "eu-west-1"]
 DEV = {"accounts": "all", "regions": "all", "selector": {"tags": {"env": ["dev"]}}}
@@ -45,19 +44,8 @@ class RunsE2E(Stack):
         self.a = self.bootstrap("A")
 
         phase("escher-sandbox: 3 members, 2 regions, env=dev and env=prod")
-        first = start_sandbox(self.sandbox_bin, self.tmp, "sandbox-generate",
-                              ["--accounts", "3", "--regions", ",".join(REGIONS), "--seed", "7",
-                               "--external-id", self.a.external_id])
-        world = first.admin("GET", "/state")
-        first.proc.stop()
-        tag_world(world)
-        world_file = os.path.join(self.tmp, "world.json")
-        with open(world_file, "w") as f:
-            json.dump(world, f)
-        self.sb = start_sandbox(self.sandbox_bin, self.tmp, "sandbox",
-                                ["--world", world_file, "--aws-config", self.aws_dir])
-        self.procs.append(self.sb.proc)
-        state = self.sb.admin("GET", "/state")
+        state = self.start_world_sandbox(["--accounts", "3", "--regions", ",".join(REGIONS),
+                                          "--seed", "7", "--external-id", self.a.external_id])
         self.hub_arn = state["hub"]["users"][0]["arn"]
         self.members = sorted(a["id"] for a in state["accounts"] if not a["is_management"])[:2]
         self.before = instances(state)

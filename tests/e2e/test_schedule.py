@@ -56,7 +56,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from e2elib import (PG, Proc, Stack, check, clean_env, instances, need, phase,  # noqa: E402
-                    psql, run, start_sandbox, tag_world, with_user)
+                    psql, run, with_user)
 
 MASTER_KEY = os.urandom(32).hex()
 HMAC_KEY = "e2e-hmac-" + os.urandom(12).hex()
@@ -118,19 +118,9 @@ class ScheduleE2E(Stack):
         self.a = self.bootstrap("A")
 
         phase("escher-sandbox: 4 members, 3 regions, env=dev and env=prod everywhere")
-        first = start_sandbox(self.sandbox_bin, self.tmp, "sandbox-generate",
-                              ["--accounts", "4", "--regions", ",".join(REGIONS + [OTHER_REGION]),
-                               "--seed", "5", "--external-id", self.a.external_id])
-        world = first.admin("GET", "/state")
-        first.proc.stop()
-        tag_world(world)
-        world_file = os.path.join(self.tmp, "world.json")
-        with open(world_file, "w") as f:
-            json.dump(world, f)
-        self.sb = start_sandbox(self.sandbox_bin, self.tmp, "sandbox",
-                                ["--world", world_file, "--aws-config", self.aws_dir])
-        self.procs.append(self.sb.proc)
-        state = self.sb.admin("GET", "/state")
+        state = self.start_world_sandbox(["--accounts", "4", "--regions",
+                                          ",".join(REGIONS + [OTHER_REGION]), "--seed", "5",
+                                          "--external-id", self.a.external_id])
         self.hub_arn = state["hub"]["users"][0]["arn"]
         self.mgmt = next(a["id"] for a in state["accounts"] if a["is_management"])
         members = sorted(a["id"] for a in state["accounts"] if not a["is_management"])
