@@ -269,37 +269,40 @@ static size_t client_ask_regions(aws_client *aws, struct event_base *base, const
     return nok;
 }
 
-/* client_ask_aws with the asynchronous side on base (NULL: blocking only). */
-static aws_client *client_ask_aws_on(const opts *o, struct event_base *base, credprov **creds,
-                                     char **region)
+bool client_aws_open(const opts *o, client_aws *ca)
 {
+    memset(ca, 0, sizeof *ca);
     aws_client_options copts;
     aws_opts_client_options(o, &copts);
-    char *def_region = client_ask_default_region(o);
-    copts.region = def_region;
+    ca->region = client_ask_default_region(o);
+    copts.region = ca->region;
     credprov_options po = {0};
     po.profile = opts_get_string(o, "profile");
     po.endpoint_url = copts.endpoint_url;
-    po.region = def_region;
+    po.region = ca->region;
     po.ca_file = copts.ca_file;
     err e;
     err_clear(&e);
-    credprov *c = credprov_default_chain(&po, &e);
-    aws_client *aws = c ? aws_client_new(&copts, c, base, &e) : NULL;
-    if (!aws) {
-        fprintf(stderr, "escher: local AWS credentials: %s\n", e.message);
-        credprov_free(c);
-        free(def_region);
-        return NULL;
+    ca->base = event_base_new();
+    ca->creds = ca->base ? credprov_default_chain(&po, &e) : NULL;
+    ca->aws = ca->creds ? aws_client_new(&copts, ca->creds, ca->base, &e) : NULL;
+    if (!ca->aws) {
+        fprintf(stderr, "escher: local AWS credentials: %s\n",
+                ca->base ? e.message : "cannot make an event base");
+        client_aws_close(ca);
+        return false;
     }
-    *creds = c;
-    *region = def_region;
-    return aws;
+    return true;
 }
 
-aws_client *client_ask_aws(const opts *o, credprov **creds, char **region)
+void client_aws_close(client_aws *ca)
 {
-    return client_ask_aws_on(o, NULL, creds, region);
+    aws_client_free(ca->aws);
+    credprov_free(ca->creds);
+    if (ca->base)
+        event_base_free(ca->base);
+    free(ca->region);
+    memset(ca, 0, sizeof *ca);
 }
 
 bool client_ask_instances(aws_client *aws, const char *region, json_t *items, err *e)
@@ -309,34 +312,26 @@ bool client_ask_instances(aws_client *aws, const char *region, json_t *items, er
     return client_ask_region(aws, NULL, &sel, region, true, items, e);
 }
 
-int client_ask_query(const opts *o, const json_t *plan, client_out_format out, json_t *seen)
+int client_ask_query(client_aws *ca, const json_t *plan, client_out_format out, json_t *seen)
 {
     const char *resource = json_string_value(json_object_get(plan, "resource"));
     const json_t *filters = json_object_get(plan, "filters");
     if (!resource || strcmp(resource, "instances") != 0)
-        return client_query_answer(o, plan, out, seen);
+        return client_query_answer(ca, plan, out, seen);
     /* An age is read on the launch time, which the full listing carries. */
     const json_t *age = json_object_get(filters, "older_than_days");
-    char *def_region = NULL;
-    credprov *creds = NULL;
-    struct event_base *base = event_base_new();
-    aws_client *aws = base ? client_ask_aws_on(o, base, &creds, &def_region) : NULL;
-    if (!aws) {
-        if (base)
-            event_base_free(base);
-        return CLIENT_EXIT_FAILED;
-    }
+    aws_client *aws = ca->aws;
     err e;
     target_selector sel;
     client_ask_selector(filters, &sel);
     json_t *items = json_array();
     int rc = CLIENT_EXIT_OK;
     err_clear(&e);
-    json_t *regions = client_plan_query_regions(aws, filters, def_region, &e);
+    json_t *regions = client_plan_query_regions(aws, filters, ca->region, &e);
     if (!regions)
         fprintf(stderr, "escher: %s\n", e.message);
     size_t nregions = json_array_size(regions);
-    size_t nok = client_ask_regions(aws, base, regions, filters, &sel, age != NULL, items);
+    size_t nok = client_ask_regions(aws, ca->base, regions, filters, &sel, age != NULL, items);
     if (nok == 0)
         rc = CLIENT_EXIT_FAILED;
     else if (nok < nregions)
@@ -374,9 +369,5 @@ int client_ask_query(const opts *o, const json_t *plan, client_out_format out, j
     }
     json_decref(items);
     client_ask_selector_clear(&sel);
-    aws_client_free(aws);
-    event_base_free(base);
-    credprov_free(creds);
-    free(def_region);
     return rc;
 }

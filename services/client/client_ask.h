@@ -18,11 +18,22 @@
 void client_ask_selector(const json_t *filters, target_selector *sel);
 void client_ask_selector_clear(target_selector *sel);
 
-/* An AWS client on the local credentials (--profile, the default chain) in
- * the default region (--region, AWS_REGION, AWS_DEFAULT_REGION, the
- * profile's, else us-east-1), with *creds and *region for the caller to free;
- * NULL after saying why on stderr. */
-aws_client *client_ask_aws(const opts *o, credprov **creds, char **region);
+/* The local AWS side of a command or a conversation, opened once and used
+ * for every call it makes: a client on the local credentials (--profile,
+ * the default chain) whose asynchronous side runs on base (listings of
+ * several regions side by side), and the default region (--region,
+ * AWS_REGION, AWS_DEFAULT_REGION, the profile's, else us-east-1). */
+typedef struct client_aws {
+    aws_client *aws;
+    credprov *creds;
+    struct event_base *base;
+    char *region;
+} client_aws;
+
+/* Opens ca; false after saying why on stderr (ca is then empty). Close
+ * with client_aws_close. */
+bool client_aws_open(const opts *o, client_aws *ca);
+void client_aws_close(client_aws *ca);
 
 /* The region of a sentence that names none: --region, AWS_REGION,
  * AWS_DEFAULT_REGION, the profile's region in the config file, else
@@ -35,7 +46,7 @@ char *client_ask_default_region(const opts *o);
  * filters' list, "all" (DescribeRegions), else the default region. What was
  * answered (listed or counted) is appended to seen when it is not NULL
  * (client_query_seen). */
-int client_ask_query(const opts *o, const json_t *plan, client_out_format out, json_t *seen);
+int client_ask_query(client_aws *ca, const json_t *plan, client_out_format out, json_t *seen);
 
 /* Appends every instance of the region (DescribeInstances with paging) to
  * items as {account, region, id, name, state, type, tags, launch_time}. */

@@ -15,7 +15,6 @@
 #include "client_plan.h"
 #include "client_state.h"
 
-#include "aws/credprov.h"
 #include "core/xmalloc.h"
 #include "nlu/nlu.h"
 
@@ -67,9 +66,8 @@ typedef struct chat {
     bool server_down; /* said once per session */
     char *def_region; /* lazily: client_ask_default_region */
     char *time_zone;  /* the local zone's IANA name, or NULL (UTC) */
-    aws_client *aws;  /* lazily, on the first turn that needs AWS */
-    credprov *creds;
-    char *aws_region;
+    client_aws ca;    /* lazily, on the first turn that needs AWS */
+    bool ca_open;
     char *account;          /* the local credentials' account, once a preview read it */
     json_t *recent;         /* ids of what was last listed, previewed or acted on */
     json_t *recent_regions; /* the regions they were seen in */
@@ -104,12 +102,13 @@ static const char *chat_region(chat *c)
     return c->def_region;
 }
 
-/* The AWS client on the local credentials, made on first use. */
-static aws_client *chat_aws(chat *c)
+/* The local AWS side, opened on first use and kept for the conversation
+ * (credentials resolved once, connections reused). NULL after saying why. */
+static client_aws *chat_aws(chat *c)
 {
-    if (!c->aws)
-        c->aws = client_ask_aws(c->o, &c->creds, &c->aws_region);
-    return c->aws;
+    if (!c->ca_open)
+        c->ca_open = client_aws_open(c->o, &c->ca);
+    return c->ca_open ? &c->ca : NULL;
 }
 
 static void chat_remember(chat *c, const char *role, const char *text)
@@ -266,8 +265,11 @@ static void chat_recent(chat *c, const client_plan *p, bool acted)
  * "them" means next. */
 static int chat_query(chat *c, const json_t *plan)
 {
+    client_aws *ca = chat_aws(c);
+    if (!ca)
+        return CLIENT_EXIT_FAILED;
     json_t *seen = json_array();
-    int rc = client_ask_query(c->o, plan, c->out, seen);
+    int rc = client_ask_query(ca, plan, c->out, seen);
     if (json_array_size(seen) > 0 || rc == CLIENT_EXIT_OK)
         chat_seen(c, seen);
     else
@@ -278,13 +280,14 @@ static int chat_query(chat *c, const json_t *plan)
 /* An operation plan: preview, confirm, run here, report. */
 static int chat_operation(chat *c, const json_t *plan)
 {
-    aws_client *aws = chat_aws(c);
-    if (!aws)
+    client_aws *ca = chat_aws(c);
+    if (!ca)
         return CLIENT_EXIT_FAILED;
+    aws_client *aws = ca->aws;
     client_plan *p = NULL;
     err e;
     err_clear(&e);
-    if (!client_plan_build(aws, plan, c->aws_region, &p, &e)) {
+    if (!client_plan_build(aws, plan, ca->region, &p, &e)) {
         fprintf(c->say, "Cannot plan that: %s\n", e.message);
         chat_remember(c, "assistant", e.message);
         return e.code == ERR_INVALID ? CLIENT_EXIT_USAGE : CLIENT_EXIT_FAILED;
@@ -499,9 +502,8 @@ static void chat_init(chat *c, const opts *o, client_out_format out, client_api 
 static void chat_clear(chat *c)
 {
     client_state_close(c->state);
-    aws_client_free(c->aws);
-    credprov_free(c->creds);
-    free(c->aws_region);
+    if (c->ca_open)
+        client_aws_close(&c->ca);
     free(c->def_region);
     free(c->time_zone);
     free(c->account);

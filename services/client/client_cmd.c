@@ -398,18 +398,14 @@ static int cmd_history_add(cmd_ctx *c)
  * default one) and replaces that region's cached instances with them. */
 static int cmd_refresh(cmd_ctx *c)
 {
-    char *def_region = NULL;
-    credprov *creds = NULL;
-    aws_client *aws = client_ask_aws(c->o, &creds, &def_region);
-    if (!aws)
+    client_aws ca;
+    if (!client_aws_open(c->o, &ca))
         return CLIENT_EXIT_FAILED;
     err e;
     err_clear(&e);
     client_state *s = client_state_open(c->o, &e);
     if (!s) {
-        aws_client_free(aws);
-        credprov_free(creds);
-        free(def_region);
+        client_aws_close(&ca);
         return failed(&e);
     }
     const char *regions[MAX_FLAGS];
@@ -418,13 +414,13 @@ static int cmd_refresh(cmd_ctx *c)
         if (strcmp(c->flag_name[i], "region") == 0)
             regions[nregions++] = c->flag_value[i];
     if (nregions == 0)
-        regions[nregions++] = def_region;
+        regions[nregions++] = ca.region;
     int nok = 0;
     for (int r = 0; r < nregions; r++) {
         err_clear(&e);
         json_t *found = json_array(), *items = json_array();
         char *at = NULL;
-        bool ok = client_ask_instances(aws, regions[r], found, &e);
+        bool ok = client_ask_instances(ca.aws, regions[r], found, &e);
         size_t i;
         json_t *it;
         json_array_foreach(found, i, it)
@@ -451,9 +447,7 @@ static int cmd_refresh(cmd_ctx *c)
         json_decref(found);
     }
     client_state_close(s);
-    aws_client_free(aws);
-    credprov_free(creds);
-    free(def_region);
+    client_aws_close(&ca);
     return nok == nregions ? CLIENT_EXIT_OK : nok ? CLIENT_EXIT_PARTIAL : CLIENT_EXIT_FAILED;
 }
 

@@ -573,7 +573,7 @@ void client_query_seen(const json_t *rows, json_t *seen)
     }
 }
 
-int client_query_answer(const opts *o, const json_t *plan, client_out_format out, json_t *seen)
+int client_query_answer(client_aws *ca, const json_t *plan, client_out_format out, json_t *seen)
 {
     const char *resource = json_string_value(json_object_get(plan, "resource"));
     const json_t *filters = json_object_get(plan, "filters");
@@ -589,13 +589,8 @@ int client_query_answer(const opts *o, const json_t *plan, client_out_format out
         client_ask_selector_clear(&sel);
         return CLIENT_EXIT_USAGE;
     }
-    char *def_region = NULL;
-    credprov *creds = NULL;
-    aws_client *aws = client_ask_aws(o, &creds, &def_region);
-    if (!aws) {
-        client_ask_selector_clear(&sel);
-        return CLIENT_EXIT_FAILED;
-    }
+    aws_client *aws = ca->aws;
+    const char *def_region = ca->region;
     int rc = CLIENT_EXIT_OK;
     err e;
     err_clear(&e);
@@ -660,8 +655,5 @@ int client_query_answer(const opts *o, const json_t *plan, client_out_format out
     json_decref(rows);
     sts_identity_free(&id);
     client_ask_selector_clear(&sel);
-    aws_client_free(aws);
-    credprov_free(creds);
-    free(def_region);
     return rc;
 }

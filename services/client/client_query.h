@@ -6,6 +6,7 @@
 #ifndef ESCHER_CLIENT_QUERY_H
 #define ESCHER_CLIENT_QUERY_H
 
+#include "client_ask.h"
 #include "client_out.h"
 
 #include "core/opts.h"
@@ -21,10 +22,10 @@
  * stderr), 3 when some did, 2 for a resource or a filter this resource
  * cannot answer (said on stderr: a state for buckets, an age for security
  * groups, ...). Without regions in the plan the default region
- * (client_ask_default_region) is answered and stderr says so; buckets are
+ * (ca->region) is answered and stderr says so; buckets are
  * one global listing. The plan is borrowed. What was answered is appended
  * to seen when it is not NULL (client_query_seen). */
-int client_query_answer(const opts *o, const json_t *plan, client_out_format out, json_t *seen);
+int client_query_answer(client_aws *ca, const json_t *plan, client_out_format out, json_t *seen);
 
 /* Appends {"id", "region"} of each row with an id to seen (an array;
  * NULL: nothing): what a conversation's "them" may refer to next, and
