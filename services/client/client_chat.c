@@ -62,12 +62,11 @@ typedef struct chat {
     client_out_format out;
     client_api *api;
     bool yes;
-    bool repl;        /* answers to confirmations come from the REPL's input */
-    bool server_down; /* said once per session */
-    char *def_region; /* lazily: client_ask_default_region */
-    char *time_zone;  /* the local zone's IANA name, or NULL (UTC) */
-    client_aws ca;    /* lazily, on the first turn that needs AWS */
-    bool ca_open;
+    bool repl;              /* answers to confirmations come from the REPL's input */
+    bool server_down;       /* said once per session */
+    char *def_region;       /* lazily: client_ask_default_region */
+    char *time_zone;        /* the local zone's IANA name, or NULL (UTC) */
+    client_aws ca;          /* opened on the first turn that needs AWS (ca.aws set) */
     char *account;          /* the local credentials' account, once a preview read it */
     json_t *recent;         /* ids of what was last listed, previewed or acted on */
     json_t *recent_regions; /* the regions they were seen in */
@@ -106,9 +105,9 @@ static const char *chat_region(chat *c)
  * (credentials resolved once, connections reused). NULL after saying why. */
 static client_aws *chat_aws(chat *c)
 {
-    if (!c->ca_open)
-        c->ca_open = client_aws_open(c->o, &c->ca);
-    return c->ca_open ? &c->ca : NULL;
+    if (!c->ca.aws && !client_aws_open(c->o, &c->ca))
+        return NULL;
+    return &c->ca;
 }
 
 static void chat_remember(chat *c, const char *role, const char *text)
@@ -502,8 +501,7 @@ static void chat_init(chat *c, const opts *o, client_out_format out, client_api 
 static void chat_clear(chat *c)
 {
     client_state_close(c->state);
-    if (c->ca_open)
-        client_aws_close(&c->ca);
+    client_aws_close(&c->ca);
     free(c->def_region);
     free(c->time_zone);
     free(c->account);
